@@ -1,0 +1,42 @@
+// Package pid1 does the duties of a container's first process. It lives in
+// the folder init/ because that is the job's name; Go reserves the identifier
+// init for functions, so the package is named pid1 and main imports it once as
+//
+//	pid1 "github.com/pinit/pinit/init"
+//
+// # Linux behaviour it deals with
+//
+// PID 1 is special in a PID namespace. The kernel never applies a default
+// signal action to it: SIGTERM or SIGINT sent to a PID 1 that has no handler
+// for them is silently dropped, which is why `docker stop` waits its full 10 s
+// on a shell or an interpreter run as PID 1. pinit installs a handler for every
+// catchable signal (Notify) and decides itself what each one means.
+//
+// Every process whose parent exits is re-parented to PID 1 (or to the nearest
+// ancestor that registered as a child subreaper with
+// prctl(PR_SET_CHILD_SUBREAPER)). When such an orphan exits it stays a zombie,
+// holding its PID and its process-table slot, until PID 1 waits for it. pinit
+// registers as a subreaper when it is not PID 1 (Subreaper), so the same holds
+// when it runs under another init, for example in tests.
+//
+// SIGCHLD coalesces: the kernel keeps at most one pending SIGCHLD, so one
+// delivery may stand for many exits. Reap therefore loops on
+// wait4(-1, WNOHANG) until it returns 0 (children remain, none exited) or
+// ECHILD (no children at all), and returns every exit it collected.
+//
+// There is exactly one waiter in pinit: Reap. Nothing else calls wait4 or
+// Cmd.Wait on a child. A second waiter would race with wait4(-1) and one of
+// the two would lose the child's exit status, which pinit must pass on. This is
+// also why pinit does not use hashicorp/go-reap: it waits with wait4(-1) and
+// drops the statuses it collects.
+//
+// # What it provides
+//
+// Notify subscribes to every catchable signal on one buffered channel;
+// Forwardable says which of them are passed on to children. Start forks and
+// execs a child in its own process group without ever waiting for it.
+// Resolve looks a command up in PATH the way a shell does, to tell 127 (not
+// found) from 126 (not executable). Child supervises the one child of init
+// mode: forwards signals, kills its process group when the grace runs out,
+// and turns its wait status into pinit's exit status (ExitCode).
+package pid1

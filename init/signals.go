@@ -1,0 +1,73 @@
+//go:build linux
+
+package pid1
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// signalBuffer is how many signals may wait in Notify's channel. Signals that
+// arrive while it is full are dropped by os/signal; SIGCHLD loses nothing
+// that way (Reap collects every exit), and a burst of 256 other signals is
+// not something a container runtime sends.
+const signalBuffer = 256
+
+// Notify subscribes to every signal pinit can catch, SIGCHLD included, on
+// one buffered channel, and returns it with a function that unsubscribes.
+// Call it before starting any child so that no SIGCHLD is missed.
+func Notify() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, signalBuffer)
+	signal.Notify(ch, catchable()...)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// catchable lists signals 1 to SIGRTMAX but SIGKILL and SIGSTOP, which no
+// process can catch.
+func catchable() []os.Signal {
+	var sigs []os.Signal
+	for n := unix.Signal(1); n <= sigRTMax; n++ {
+		if n == unix.SIGKILL || n == unix.SIGSTOP {
+			continue
+		}
+		sigs = append(sigs, syscall.Signal(n))
+	}
+	return sigs
+}
+
+// sigRTMax is the highest signal number on Linux.
+const sigRTMax = unix.Signal(64)
+
+// Forwardable reports whether pinit passes sig on to its children. Every
+// catchable signal is, except:
+//
+//   - SIGCHLD: it reports pinit's own children; tini never forwards it either.
+//   - SIGURG: the Go runtime sends it to its own threads for goroutine
+//     preemption, and a handler cannot tell those from one sent with kill;
+//     forwarding them would rain spurious SIGURGs on the children.
+//   - SIGPIPE: raised in pinit by its own writes to a closed socket or pipe
+//     (a health-check client that hung up), again indistinguishable from a
+//     sent one, and its default action would kill the child.
+func Forwardable(sig os.Signal) bool {
+	switch sig {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+		return false
+	}
+	return true
+}
+
+// Signal sends sig to pid, or with a negative pid to that process group.
+// ESRCH means the process is already gone: it exited between the decision and
+// the kill, and its exit is on its way to Reap. Callers log it as a warning,
+// as tini does.
+func Signal(pid int, sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return errors.New("not a unix signal: " + sig.String())
+	}
+	return unix.Kill(pid, s)
+}
