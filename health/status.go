@@ -1,0 +1,47 @@
+package health
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Worker is one supervised process as /health and /ready report it.
+type Worker struct {
+	Slot     int       // 0-based slot; init mode: 0
+	PID      int       // 0 while the slot is empty
+	State    string    // "starting", "up", "stopping", "backoff", "exited"
+	Restarts int       // how many times this slot's process was restarted
+	Started  time.Time // zero while no process runs; uptime is computed at request time
+}
+
+// Status is a snapshot the supervisor publishes whenever its state changes.
+type Status struct {
+	State   string // "starting", "running", "reloading", "draining", "stopping"
+	Live    bool   // false when the pool is crash-looping → /health 503
+	Ready   bool   // the supervisor's own view: every worker up and not draining
+	Workers []Worker
+}
+
+// Board holds the latest Status; the supervisor goroutine Sets, HTTP handlers Get. It is safe for concurrent
+// use. The zero Board reports State "starting", Live true, Ready false.
+type Board struct {
+	cur atomic.Pointer[Status]
+}
+
+// Set publishes s. The Workers slice is copied, so the caller may reuse its own afterwards.
+func (b *Board) Set(s Status) {
+	s.Workers = slices.Clone(s.Workers)
+	b.cur.Store(&s)
+}
+
+// Get returns the latest Status, with a Workers slice of its own.
+func (b *Board) Get() Status {
+	p := b.cur.Load()
+	if p == nil {
+		return Status{State: "starting", Live: true}
+	}
+	s := *p
+	s.Workers = slices.Clone(s.Workers)
+	return s
+}
