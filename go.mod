@@ -3,7 +3,7 @@ module github.com/pinit/pinit
 go 1.26.8
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2 // indirect
-	github.com/lmittmann/tint v1.2.1 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	github.com/caarlos0/env/v11 v11.4.2
+	github.com/lmittmann/tint v1.2.1
+	golang.org/x/sys v0.49.0
 )

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"golang.org/x/sys/unix"
+)
+
+// rawConfig is the environment as read, before validation. Every variable of
+// the contract is here, with its default; an empty value counts as unset.
+type rawConfig struct {
+	Workers      string `env:"WORKERS"`
+	Listen       string `env:"LISTEN"`
+	Port         string `env:"PORT"`
+	HealthListen string `env:"HEALTH_LISTEN" envDefault:":8081"`
+	GraceTimeout string `env:"GRACE_TIMEOUT" envDefault:"9s"`
+	DrainDelay   string `env:"DRAIN_DELAY" envDefault:"0s"`
+	StopSignal   string `env:"STOP_SIGNAL" envDefault:"SIGTERM"`
+	ReadyURL     string `env:"READY_URL"`
+	LogFormat    string `env:"LOG_FORMAT" envDefault:"auto"`
+	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// config is pinit's validated configuration.
+type config struct {
+	Workers      int    // 0: init mode
+	WorkersAuto  bool   // WORKERS=auto
+	Listen       string // "": bind nothing
+	HealthListen string // "": no health server
+	Grace        time.Duration
+	DrainDelay   time.Duration
+	StopSignal   unix.Signal
+	ReadyURL     string
+	LogFormat    string // "json", "text" or "auto"
+	LogLevel     slog.Level
+
+	raw rawConfig
+}
+
+const maxWorkers = 1024
+
+// loadConfig reads the environment with caarlos0/env and validates it. It
+// returns every problem, one error per bad variable, so that a user fixes
+// them all in one go.
+func loadConfig(environ []string, autoWorkers func() int) (config, []error) {
+	vars := env.ToMap(environ)
+	for k, v := range vars {
+		if v == "" {
+			delete(vars, k) // Docker's -e VAR= means "not set", not "set to nothing"
+		}
+	}
+	raw, err := env.ParseAsWithOptions[rawConfig](env.Options{Environment: vars})
+	if err != nil {
+		return config{}, []error{err} // only strings are read: cannot happen
+	}
+	return raw.validate(autoWorkers)
+}
+
+func (r rawConfig) validate(autoWorkers func() int) (config, []error) {
+	c := config{raw: r, ReadyURL: r.ReadyURL, LogFormat: r.LogFormat}
+	var errs []error
+	bad := func(name, value, why string) {
+		errs = append(errs, fmt.Errorf("invalid %s=%q: %s", name, value, why))
+	}
+
+	switch w := strings.TrimSpace(r.Workers); {
+	case w == "":
+	case strings.EqualFold(w, "auto"):
+		c.Workers, c.WorkersAuto = autoWorkers(), true
+	default:
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 || n > maxWorkers {
+			bad("WORKERS", r.Workers, fmt.Sprintf("want a whole number from 1 to %d, or auto", maxWorkers))
+		}
+		c.Workers = n
+	}
+
+	// LISTEN: pool mode binds :$PORT (:8080 without PORT) unless told otherwise.
+	switch {
+	case strings.EqualFold(r.Listen, "none"):
+	case r.Listen != "":
+		if why := checkAddr(r.Listen); why != "" {
+			bad("LISTEN", r.Listen, why)
+		}
+		c.Listen = r.Listen
+	case r.Workers == "":
+		// init mode binds nothing by default; PORT is the app's business
+	case r.Port != "":
+		if p, err := strconv.Atoi(r.Port); err != nil || p < 1 || p > 65535 {
+			bad("PORT", r.Port, "want a port number from 1 to 65535")
+		}
+		c.Listen = ":" + r.Port
+	default:
+		c.Listen = ":8080"
+	}
+
+	if !strings.EqualFold(r.HealthListen, "none") {
+		if why := checkAddr(r.HealthListen); why != "" {
+			bad("HEALTH_LISTEN", r.HealthListen, why)
+		}
+		c.HealthListen = r.HealthListen
+	}
+
+	var err error
+	if c.Grace, err = parseDuration(r.GraceTimeout); err != nil {
+		bad("GRACE_TIMEOUT", r.GraceTimeout, err.Error())
+	} else if c.Grace == 0 {
+		bad("GRACE_TIMEOUT", r.GraceTimeout, "must be longer than zero")
+	}
+	if c.DrainDelay, err = parseDuration(r.DrainDelay); err != nil {
+		bad("DRAIN_DELAY", r.DrainDelay, err.Error())
+	} else if c.Grace > 0 && c.DrainDelay >= c.Grace {
+		bad("DRAIN_DELAY", r.DrainDelay, fmt.Sprintf("must be shorter than GRACE_TIMEOUT (%s)", c.Grace))
+	}
+
+	if c.StopSignal, err = parseSignal(r.StopSignal); err != nil {
+		bad("STOP_SIGNAL", r.StopSignal, err.Error())
+	}
+
+	if r.ReadyURL != "" {
+		if u, err := url.Parse(r.ReadyURL); err != nil || u.Scheme != "http" || u.Host == "" {
+			bad("READY_URL", r.ReadyURL, "want an http:// URL with a host, e.g. http://127.0.0.1:8080/healthz")
+		}
+	}
+
+	switch strings.ToLower(r.LogFormat) {
+	case "json", "text", "auto":
+		c.LogFormat = strings.ToLower(r.LogFormat)
+	default:
+		bad("LOG_FORMAT", r.LogFormat, "want json, text or auto")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.LogLevel)); err != nil || !knownLevel(r.LogLevel) {
+		bad("LOG_LEVEL", r.LogLevel, "want debug, info, warn or error")
+	}
+	return c, errs
+}
+
+// parseDuration takes a Go duration ("10s", "1m30s") or whole seconds ("10").
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 {
+			return 0, errors.New("must not be negative")
+		}
+		if n > int64(24*time.Hour/time.Second) {
+			return 0, errors.New("longer than a day")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New(`want a duration such as "10s" or "1m30s", or whole seconds`)
+	}
+	if d < 0 {
+		return 0, errors.New("must not be negative")
+	}
+	return d, nil
+}
+
+// parseSignal takes "SIGTERM", "TERM" (any case) or a number such as "15".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 64 {
+			return 0, errors.New("want a signal number from 1 to 64")
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, errors.New("unknown signal; want a name such as SIGTERM, TERM or a number such as 15")
+}
+
+// checkAddr says what is wrong with a host:port address, or "" when nothing is.
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return `want host:port, :port or [v6]:port`
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "want a port number from 1 to 65535"
+	}
+	if host == "" || net.ParseIP(host) != nil {
+		return ""
+	}
+	if strings.Contains(host, ":") || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		return "the host is neither an IP address nor a host name"
+	}
+	return ""
+}
+
+func knownLevel(s string) bool {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// logValue lists every setting, for the debug line "config loaded".
+func (c config) logValue() []any {
+	r := c.raw
+	return []any{
+		"WORKERS", r.Workers, "workers", c.Workers, "LISTEN", r.Listen, "listen", c.Listen, "PORT", r.Port,
+		"HEALTH_LISTEN", r.HealthListen, "GRACE_TIMEOUT", c.Grace.String(), "DRAIN_DELAY", c.DrainDelay.String(),
+		"STOP_SIGNAL", unix.SignalName(c.StopSignal), "READY_URL", r.ReadyURL,
+		"LOG_FORMAT", r.LogFormat, "LOG_LEVEL", r.LogLevel,
+	}
+}

@@ -1,0 +1,264 @@
+// Command pinit is a tiny PID 1 for containers: it reaps zombies, forwards
+// signals and passes on exit codes like tini, and, with WORKERS set, runs a
+// pool of pre-forked workers on one SO_REUSEPORT port like Gunicorn's arbiter.
+// See README.md and the package docs of init/, workers/ and health/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/lmittmann/tint"
+	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/health"
+	pid1 "github.com/pinit/pinit/init"
+	"github.com/pinit/pinit/workers"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: pinit [--] CMD [ARG...]    run CMD as PID 1 (WORKERS=N: as a pool of N workers)
+       pinit --check [live|ready]  GET /health or /ready from the local health server; exit 0 on 200
+       pinit --version
+Configured by environment variables: WORKERS, LISTEN, PORT, HEALTH_LISTEN, GRACE_TIMEOUT,
+DRAIN_DELAY, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
+`
+
+// checkTimeout bounds `pinit --check` as a whole.
+const checkTimeout = 2 * time.Second
+
+func main() { os.Exit(run(os.Args[1:], os.Environ(), os.Stderr)) }
+
+// run decides pinit's exit status; nothing below it exits the process.
+func run(args, environ []string, stderr io.Writer) int {
+	if workers.IsExecStub(environ) {
+		return workers.ExecStub(environ, stderr) // returns only if the exec failed
+	}
+	cmd, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "pinit: %v\n%s", err, usage)
+		return pid1.ExitUsage
+	}
+	switch cmd.action {
+	case "version":
+		fmt.Println("pinit", version)
+		return 0
+	case "check":
+		return check(cmd.check, environ, stderr)
+	}
+
+	cfg, errs := loadConfig(environ, workers.AutoCount)
+	if len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "pinit: %v\n", err)
+		}
+		return pid1.ExitUsage
+	}
+	path, err := pid1.Resolve(cmd.argv[0], environ)
+	if err != nil {
+		return startFailed(stderr, err)
+	}
+	log := newLogger(cfg, stderr)
+	if cfg.Workers == 0 {
+		return runInit(cfg, log, path, cmd.argv, environ)
+	}
+	return runPool(cfg, log, path, cmd.argv, environ)
+}
+
+type invocation struct {
+	action string // "run", "check" or "version"
+	check  string // "live" or "ready"
+	argv   []string
+}
+
+// parseArgs reads the only arguments pinit has: its two options, or the
+// command (everything after "--" is the command, never an option).
+func parseArgs(args []string) (invocation, error) {
+	if len(args) == 0 {
+		return invocation{}, errors.New("no command given")
+	}
+	switch a := args[0]; {
+	case a == "--version":
+		return invocation{action: "version"}, nil
+	case a == "--check":
+		which := "live"
+		if len(args) > 1 {
+			which = args[1]
+		}
+		if (which != "live" && which != "ready") || len(args) > 2 {
+			return invocation{}, fmt.Errorf("--check takes live or ready, got %q", strings.Join(args[1:], " "))
+		}
+		return invocation{action: "check", check: which}, nil
+	case a == "--":
+		if len(args) == 1 {
+			return invocation{}, errors.New("no command given after --")
+		}
+		return invocation{action: "run", argv: args[1:]}, nil
+	case strings.HasPrefix(a, "-"):
+		return invocation{}, fmt.Errorf("unknown option %q (put -- before a command that starts with -)", a)
+	}
+	return invocation{action: "run", argv: args}, nil
+}
+
+func check(which string, environ []string, stderr io.Writer) int {
+	addr := ":8081"
+	if v := env.ToMap(environ)["HEALTH_LISTEN"]; v != "" {
+		addr = v
+	}
+	if err := health.Check(addr, which, checkTimeout); err != nil {
+		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, err)
+		return 1
+	}
+	return 0
+}
+
+// startFailed reports a command that cannot be started, on one line, and
+// returns 127 (not found) or 126 (not executable).
+func startFailed(stderr io.Writer, err error) int {
+	code := pid1.ExitNotExecutable
+	var se *pid1.StartError
+	if errors.As(err, &se) {
+		code = se.Code()
+	}
+	fmt.Fprintf(stderr, "pinit: cannot run %v\n", err)
+	return code
+}
+
+// newLogger writes one line per event on stderr: JSON, or tint's text
+// (coloured only on a terminal).
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		tty = err == nil
+	}
+	var h slog.Handler
+	switch {
+	case cfg.LogFormat == "json" || (cfg.LogFormat == "auto" && !tty):
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})
+	default:
+		h = tint.NewHandler(w, &tint.Options{Level: cfg.LogLevel, NoColor: !tty, TimeFormat: time.TimeOnly + ".000"})
+	}
+	return slog.New(h)
+}
+
+// runInit is init mode: one child, tini's duties.
+func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) int {
+	sigs, stop := pid1.Notify() // before the child starts, so no SIGCHLD is missed
+	defer stop()
+	isPID1, err := pid1.Subreaper()
+	if err != nil {
+		log.Warn("orphans of the child may not be reaped", "err", err)
+	}
+	pid, err := pid1.Start(pid1.Proc{
+		Path: path, Argv: argv, Env: environ,
+		Files:      []uintptr{0, 1, 2},
+		Foreground: ownsTerminal(),
+	})
+	if err != nil {
+		return startFailed(os.Stderr, err)
+	}
+	// The child runs; now what can wait.
+	board := &health.Board{}
+	started := time.Now()
+	publish := func(state string) {
+		s := health.Status{State: state, Live: true, Ready: state == "running"}
+		w := health.Worker{PID: pid, State: "up", Started: started}
+		if state != "running" {
+			w.State = state
+		}
+		s.Workers = []health.Worker{w}
+		board.Set(s)
+	}
+	publish("running")
+	srv := serveHealth(cfg, board, log)
+	defer srv.close()
+	log.Debug("config loaded", cfg.logValue()...)
+	log.Info("child started", "pid", pid, "cmd", argv[0], "pid1", isPID1)
+
+	child := pid1.Child{PID: pid, Grace: cfg.Grace, Signals: sigs, Log: log, OnState: publish}
+	return child.Wait()
+}
+
+// ownsTerminal reports whether fd 0 is pinit's controlling terminal, so that
+// the child can be made its foreground process group (docker run -it).
+func ownsTerminal() bool {
+	_, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil
+}
+
+// healthServer is the running health server, or nothing when HEALTH_LISTEN=none
+// or its address could not be bound.
+type healthServer struct{ srv *health.Server }
+
+// serveHealth starts the health server. A failure to bind is logged, not
+// fatal: the child is already running and stays the container's purpose.
+func serveHealth(cfg config, board *health.Board, log *slog.Logger) healthServer {
+	if cfg.HealthListen == "" {
+		return healthServer{}
+	}
+	srv, err := health.Listen(health.Options{Addr: cfg.HealthListen, ReadyURL: cfg.ReadyURL, Logger: log}, board)
+	if err != nil {
+		log.Error("health server not started", "err", err)
+		return healthServer{}
+	}
+	srv.Serve()
+	log.Debug("health server listening", "addr", srv.Addr().String())
+	return healthServer{srv}
+}
+
+func (h healthServer) close() {
+	if h.srv != nil {
+		_ = h.srv.Close()
+	}
+}
+
+// runPool is pool mode: bind the slot sockets, then start and supervise the workers.
+func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) int {
+	sigs, stop := pid1.Notify()
+	defer stop()
+	isPID1, err := pid1.Subreaper()
+	if err != nil {
+		log.Warn("orphans of the workers may not be reaped", "err", err)
+	}
+	board := &health.Board{}
+	pool, err := workers.New(workers.Config{
+		Path: path, Argv: argv, Env: environ, Self: selfExe(),
+		Workers: cfg.Workers, Listen: cfg.Listen,
+		Grace: cfg.Grace, DrainDelay: cfg.DrainDelay, StopSignal: cfg.StopSignal,
+		Log: log, Board: board,
+	})
+	if err != nil {
+		log.Error("cannot start the pool", "err", err)
+		return 1
+	}
+	// The health server comes up once the first workers are forked.
+	var srv healthServer
+	defer func() { srv.close() }()
+	pool.AfterStart = func() {
+		srv = serveHealth(cfg, board, log)
+		log.Debug("config loaded", cfg.logValue()...)
+		log.Info("pool started", "workers", cfg.Workers, "listen", cfg.Listen, "cmd", argv[0], "pid1", isPID1)
+	}
+	return pool.Run(sigs)
+}
+
+// selfExe is how a worker's exec stub re-runs pinit.
+func selfExe() string {
+	const proc = "/proc/self/exe"
+	if _, err := os.Stat(proc); err == nil {
+		return proc
+	}
+	if exe, err := os.Executable(); err == nil {
+		return exe
+	}
+	return proc
+}

@@ -1,0 +1,86 @@
+//go:build linux
+
+package workers
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenBacklog is the accept queue of each slot socket; the kernel caps it at
+// net.core.somaxconn.
+const listenBacklog = 4096
+
+// bindSlot creates one slot's listening socket on addr with SO_REUSEPORT, so
+// that every slot can bind the same address and the kernel spreads incoming
+// connections across them. The socket is blocking, as systemd passes sockets,
+// and close-on-exec: it reaches a worker only as fd 3, by Start's Files.
+// ":port" binds every address, IPv6 and IPv4, falling back to IPv4 alone
+// where the kernel has no IPv6.
+func bindSlot(addr string) (int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return -1, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return -1, fmt.Errorf("bad port %q", portStr)
+	}
+	if host == "" {
+		fd, err := bindSockaddr(unix.AF_INET6, &unix.SockaddrInet6{Port: port})
+		if err == nil || err != unix.EAFNOSUPPORT {
+			return fd, err
+		}
+		return bindSockaddr(unix.AF_INET, &unix.SockaddrInet4{Port: port})
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return -1, fmt.Errorf("resolve %q: %w", host, err)
+		}
+		ip = ips[0]
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		sa := &unix.SockaddrInet4{Port: port}
+		copy(sa.Addr[:], ip4)
+		return bindSockaddr(unix.AF_INET, sa)
+	}
+	sa := &unix.SockaddrInet6{Port: port}
+	copy(sa.Addr[:], ip.To16())
+	return bindSockaddr(unix.AF_INET6, sa)
+}
+
+func bindSockaddr(family int, sa unix.Sockaddr) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	opts := []struct{ level, opt, val int }{
+		{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1},
+		{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1},
+	}
+	if family == unix.AF_INET6 {
+		if _, any := sa.(*unix.SockaddrInet6); any && sa.(*unix.SockaddrInet6).Addr == [16]byte{} {
+			opts = append(opts, struct{ level, opt, val int }{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
+		}
+	}
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
