@@ -25,8 +25,8 @@ type Child struct {
 
 	// Injected so that tests drive Wait without real processes or time.
 	// Zero values mean the real thing.
-	Reap   func([]Exit) []Exit
-	Kill   func(pid int, sig os.Signal) error
+	Reap  func([]Exit) []Exit
+	Kill  func(pid int, sig os.Signal) error
 	After func(time.Duration) <-chan time.Time
 	// OnState, if set, hears "stopping" when a stop signal arrives and
 	// "exited" when the child is gone: readiness ends at either.
