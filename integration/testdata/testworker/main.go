@@ -1,0 +1,500 @@
+// Command testworker is the fake worker that pinit's integration tests run under pinit.
+// One binary; the first argument selects the mode:
+//
+//	testworker serve [--notify] [--delay-ready D]
+//	    HTTP on the listener inherited as fd 3; needs LISTEN_FDS=1 and LISTEN_PID=<own pid>,
+//	    else exits 3. "GET /" and "GET /slow?ms=N" (after N ms) answer one JSON line
+//	    {"worker_id":"<WORKER_ID>","pid":N,"listen_pid":N}. Writes
+//	    "worker <WORKER_ID> pid <pid> serving" to stderr once serving; with --notify sends
+//	    READY=1 to $NOTIFY_SOCKET ("@name" = abstract) after D. On SIGTERM, SIGQUIT or
+//	    SIGINT: graceful shutdown (in-flight requests finish, no new ones), exit 0.
+//	testworker signals [--stay]
+//	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1") for every signal it
+//	    receives; exits 0 right after "got SIGTERM", unless --stay.
+//	testworker exit N
+//	    exits with status N.
+//	testworker kill-self SIG
+//	    dies by signal SIG ("KILL", "SIGKILL" or "9"), default action restored first. If
+//	    that action does not kill (SIGCHLD, SIGWINCH, ...) it exits 1 after 1 s.
+//	testworker orphans N [--exit] [--linger D]
+//	    leaves N orphans (grandchildren whose parent has exited) that exit after D (default
+//	    100ms); prints "orphans <pid>..." then "spawned N"; then waits for SIGTERM or
+//	    SIGINT and exits 0, or with --exit exits 0 at once. (Its helper mode "spawn N D"
+//	    starts the N "sleep D" orphans and exits.)
+//	testworker ignore-term [--children K]
+//	    ignores SIGTERM and SIGINT, starts K children in its process group that do the
+//	    same, prints "ready pids <own pid> <child pid>..." once all ignore them, then
+//	    sleeps forever.
+//	testworker crash [--after D]
+//	    after D (default 0) writes a line to stderr and exits 1.
+//	testworker sleep D
+//	    sleeps D, exits 0.
+//	testworker env
+//	    prints its environment, one variable per line, then "fds: 0 1 2 ..." (the file
+//	    descriptors it inherited, i.e. open without close-on-exec), exits 0.
+//
+// D is a Go duration ("250ms", "2s") or a number of seconds ("2", "0.5"). Output is
+// never buffered: os.Stdout and os.Stderr write each line with one write(2).
+//
+// Build it with CGO_ENABLED=0 go build ./integration/testdata/testworker.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+var modes = map[string]func(args []string) int{
+	"serve":       serve,
+	"signals":     signals,
+	"exit":        exit,
+	"kill-self":   killSelf,
+	"orphans":     orphans,
+	"spawn":       spawn,
+	"ignore-term": ignoreTerm,
+	"crash":       crash,
+	"sleep":       sleep,
+	"env":         env,
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	if len(args) == 0 || modes[args[0]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: testworker serve|signals|exit|kill-self|orphans|ignore-term|crash|sleep|env [ARGS] (see go doc)")
+		return 2
+	}
+	return modes[args[0]](args[1:])
+}
+
+// serve answers HTTP on the socket-activation listener (fd 3) until told to stop.
+func serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	notify := fs.Bool("notify", false, "send READY=1 to $NOTIFY_SOCKET")
+	var delay time.Duration
+	fs.Func("delay-ready", "wait `D` before READY=1", durationVar(&delay))
+	if _, err := parse(fs, args, 0); err != nil {
+		return 2
+	}
+	pid := os.Getpid()
+	listenPID, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if os.Getenv("LISTEN_FDS") != "1" || listenPID != pid {
+		logf("testworker serve: want LISTEN_FDS=1 LISTEN_PID=%d, got LISTEN_FDS=%q LISTEN_PID=%q",
+			pid, os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_PID"))
+		return 3
+	}
+	if *notify && os.Getenv("NOTIFY_SOCKET") == "" {
+		logf("testworker serve: --notify but NOTIFY_SOCKET is not set")
+		return 3
+	}
+	f := os.NewFile(3, "listener")
+	ln, err := net.FileListener(f) // a dup of fd 3
+	f.Close()
+	if err != nil {
+		logf("testworker serve: fd 3: %v", err)
+		return 3
+	}
+
+	id := os.Getenv("WORKER_ID")
+	body, _ := json.Marshal(struct {
+		WorkerID  string `json:"worker_id"`
+		PID       int    `json:"pid"`
+		ListenPID int    `json:"listen_pid"`
+	}{id, pid, listenPID})
+	body = append(body, '\n')
+	answer := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { answer(w) })
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 {
+			http.Error(w, "want ?ms=N", http.StatusBadRequest)
+			return
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		answer(w)
+	})
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGTERM, unix.SIGQUIT, unix.SIGINT)
+	srv := &http.Server{Handler: mux}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logf("worker %s pid %d serving", id, pid)
+
+	var ready <-chan time.Time
+	if *notify {
+		ready = time.After(delay)
+	}
+	for {
+		select {
+		case <-ready:
+			ready = nil
+			if err := sdNotify("READY=1"); err != nil {
+				logf("testworker serve: notify: %v", err)
+				return 1
+			}
+		case err := <-served:
+			logf("testworker serve: %v", err)
+			return 1
+		case sig := <-stop:
+			logf("worker %s pid %d got %s, shutting down", id, pid, sigName(sig))
+			if err := srv.Shutdown(context.Background()); err != nil {
+				logf("testworker serve: shutdown: %v", err)
+				return 1
+			}
+			logf("worker %s pid %d stopped", id, pid)
+			return 0
+		}
+	}
+}
+
+// sdNotify sends state to $NOTIFY_SOCKET; Go maps a leading "@" to an abstract address.
+func sdNotify(state string) error {
+	addr := &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"}
+	conn, err := net.DialUnix("unixgram", nil, addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.Write([]byte(state))
+	return err
+}
+
+// signals reports every signal it can catch.
+func signals(args []string) int {
+	fs := flag.NewFlagSet("signals", flag.ContinueOnError)
+	stay := fs.Bool("stay", false, "keep running after SIGTERM")
+	if _, err := parse(fs, args, 0); err != nil {
+		return 2
+	}
+	var catchable []os.Signal
+	for s := syscall.Signal(1); s < 32; s++ {
+		// SIGKILL and SIGSTOP cannot be caught; the Go runtime sends itself SIGURG to
+		// preempt goroutines, so it would show up without anyone sending it.
+		if s != unix.SIGKILL && s != unix.SIGSTOP && s != unix.SIGURG {
+			catchable = append(catchable, s)
+		}
+	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, catchable...)
+	say("ready")
+	for sig := range sigs {
+		say("got " + sigName(sig))
+		if sig == unix.SIGTERM && !*stay {
+			return 0
+		}
+	}
+	return 0
+}
+
+func exit(args []string) int {
+	pos, err := parse(flag.NewFlagSet("exit", flag.ContinueOnError), args, 1)
+	if err != nil {
+		return 2
+	}
+	n, err := strconv.Atoi(pos[0])
+	if err != nil || n < 0 || n > 255 {
+		logf("testworker exit: want a status 0..255, got %q", pos[0])
+		return 2
+	}
+	return n
+}
+
+// killSelf dies by a signal. The Go runtime handles every signal itself (and turns
+// SIGQUIT or SIGABRT into a stack dump and exit 2), so the kernel's default action is
+// put back first.
+func killSelf(args []string) int {
+	pos, err := parse(flag.NewFlagSet("kill-self", flag.ContinueOnError), args, 1)
+	if err != nil {
+		return 2
+	}
+	sig, err := parseSignal(pos[0])
+	if err != nil {
+		logf("testworker kill-self: %v", err)
+		return 2
+	}
+	if sig != unix.SIGKILL && sig != unix.SIGSTOP {
+		// struct sigaction all zero: handler SIG_DFL, no flags, empty mask.
+		var act [4]uint64
+		_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+		if errno != 0 {
+			logf("testworker kill-self: rt_sigaction %s: %v", sigName(sig), errno)
+			return 1
+		}
+	}
+	if err := unix.Kill(os.Getpid(), sig); err != nil {
+		logf("testworker kill-self: kill %s: %v", sigName(sig), err)
+		return 1
+	}
+	time.Sleep(time.Second)
+	logf("testworker kill-self: still alive after %s (its default action does not kill)", sigName(sig))
+	return 1
+}
+
+// orphans makes N orphans through a "spawn" child that starts them and exits at once,
+// so they are reparented to PID 1 or the nearest child subreaper while we live on.
+func orphans(args []string) int {
+	fs := flag.NewFlagSet("orphans", flag.ContinueOnError)
+	exitNow := fs.Bool("exit", false, "exit right after spawning")
+	linger := 100 * time.Millisecond
+	fs.Func("linger", "the orphans exit after `D`", durationVar(&linger))
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return 2
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
+
+	cmd := exec.Command(self(), "spawn", pos[0], linger.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		logf("testworker orphans: spawn: %v", err)
+		return 1
+	}
+	pids := strings.Fields(string(out))
+	say("orphans " + strings.Join(pids, " "))
+	say(fmt.Sprintf("spawned %d", len(pids)))
+	if !*exitNow {
+		<-stop
+	}
+	return 0
+}
+
+// spawn (used by orphans) starts N "sleep D" children, prints their pids and exits
+// without waiting for them.
+func spawn(args []string) int {
+	pos, err := parse(flag.NewFlagSet("spawn", flag.ContinueOnError), args, 2)
+	if err != nil {
+		return 2
+	}
+	n, err := strconv.Atoi(pos[0])
+	if err != nil || n < 0 {
+		logf("testworker spawn: want a count, got %q", pos[0])
+		return 2
+	}
+	for range n {
+		cmd := exec.Command(self(), "sleep", pos[1])
+		cmd.Stderr = os.Stderr // stdout stays /dev/null: our parent reads ours to EOF
+		if err := cmd.Start(); err != nil {
+			logf("testworker spawn: %v", err)
+			return 1
+		}
+		say(strconv.Itoa(cmd.Process.Pid))
+	}
+	return 0
+}
+
+// ignoreTerm is a worker that will not stop politely, nor will its children.
+func ignoreTerm(args []string) int {
+	fs := flag.NewFlagSet("ignore-term", flag.ContinueOnError)
+	children := fs.Int("children", 0, "start `K` children that ignore SIGTERM too")
+	if _, err := parse(fs, args, 0); err != nil {
+		return 2
+	}
+	signal.Ignore(unix.SIGTERM, unix.SIGINT)
+	pids := []string{strconv.Itoa(os.Getpid())}
+	for range *children {
+		cmd := exec.Command(self(), "ignore-term") // same process group
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			logf("testworker ignore-term: %v", err)
+			return 1
+		}
+		if err := cmd.Start(); err != nil {
+			logf("testworker ignore-term: %v", err)
+			return 1
+		}
+		// Its "ready" line means it ignores SIGTERM now; it writes nothing after that.
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			logf("testworker ignore-term: child %d: %v", cmd.Process.Pid, err)
+			return 1
+		}
+		pids = append(pids, strconv.Itoa(cmd.Process.Pid))
+	}
+	say("ready pids " + strings.Join(pids, " "))
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func crash(args []string) int {
+	fs := flag.NewFlagSet("crash", flag.ContinueOnError)
+	var after time.Duration
+	fs.Func("after", "crash after `D`", durationVar(&after))
+	if _, err := parse(fs, args, 0); err != nil {
+		return 2
+	}
+	time.Sleep(after)
+	logf("testworker crash: pid %d exiting 1", os.Getpid())
+	return 1
+}
+
+func sleep(args []string) int {
+	pos, err := parse(flag.NewFlagSet("sleep", flag.ContinueOnError), args, 1)
+	if err != nil {
+		return 2
+	}
+	d, err := parseDuration(pos[0])
+	if err != nil {
+		logf("testworker sleep: %v", err)
+		return 2
+	}
+	time.Sleep(d)
+	return 0
+}
+
+// env shows what the worker inherited: its environment and the fds it got through
+// exec, which are those without close-on-exec (the Go runtime opens its own, such as
+// the cgroup CPU quota files it watches for GOMAXPROCS, with the flag set).
+func env(args []string) int {
+	if _, err := parse(flag.NewFlagSet("env", flag.ContinueOnError), args, 0); err != nil {
+		return 2
+	}
+	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		logf("testworker env: %v", err)
+		return 1
+	}
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Getdents(dir, buf)
+		if err != nil {
+			logf("testworker env: getdents: %v", err)
+			return 1
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	unix.Close(dir)
+	var fds []int
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		// exec closed every close-on-exec fd, so one that has the flag now was opened
+		// by this process: the directory, or the Go runtime's cgroup and epoll fds.
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
+		}
+	}
+	slices.Sort(fds)
+
+	var b strings.Builder
+	for _, kv := range os.Environ() {
+		b.WriteString(kv + "\n")
+	}
+	b.WriteString("fds:")
+	for _, fd := range fds {
+		fmt.Fprintf(&b, " %d", fd)
+	}
+	say(b.String())
+	return 0
+}
+
+// parse parses fs's flags, which may come before or after the positional arguments,
+// and wants exactly n of those.
+func parse(fs *flag.FlagSet, args []string, n int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != n {
+		err := fmt.Errorf("testworker %s: want %d arguments, got %q", fs.Name(), n, pos)
+		logf("%v", err)
+		return nil, err
+	}
+	return pos, nil
+}
+
+func durationVar(d *time.Duration) func(string) error {
+	return func(s string) (err error) {
+		*d, err = parseDuration(s)
+		return err
+	}
+}
+
+// parseDuration reads a Go duration or a number of seconds.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
+// parseSignal reads "KILL", "SIGKILL", "kill" or "9".
+func parseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, errors.New("unknown signal " + strconv.Quote(s))
+}
+
+func sigName(sig os.Signal) string {
+	s, ok := sig.(syscall.Signal)
+	if name := unix.SignalName(s); ok && name != "" {
+		return name
+	}
+	return sig.String()
+}
+
+func self() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "/proc/self/exe"
+	}
+	return exe
+}
+
+// say writes one line to stdout in a single write; os.Stdout has no buffer to lose.
+func say(line string) { os.Stdout.WriteString(line + "\n") }
+
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
