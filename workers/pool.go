@@ -146,6 +146,12 @@ func (p *Pool) Run(signals <-chan os.Signal) int {
 		}
 		p.reconcile()
 	}
+	return p.exitStatus()
+}
+
+// exitStatus ends a finished drain: 0 when every worker ended within the
+// grace, 1 when any had to be killed.
+func (p *Pool) exitStatus() int {
 	if p.killed {
 		p.log.Warn("drain finished: workers had to be killed", "grace", p.cfg.Grace.String())
 		return 1
@@ -280,18 +286,23 @@ func (p *Pool) exited(e pid1.Exit) {
 	s := w.slot
 	p.log.Info("worker exited", "slot", s.id, "pid", w.pid, pid1.StatusAttr(e.Status),
 		"uptime", uptime.Round(time.Millisecond).String())
-	switch w {
-	case s.cur:
+	switch {
+	case w == s.cur && s.next != nil:
+		// A reload's replacement was starting: it takes over the slot.
 		s.cur, s.next = s.next, nil
-	case s.next:
+		return
+	case w == s.cur:
+		s.cur = nil
+		if !w.up {
+			s.fails++ // the slot is empty because its worker died on start
+		}
+	case w == s.next:
+		// A reload's replacement died: the old worker serves on; retry later.
 		s.next = nil
 	default:
 		return // retired: it was told to stop
 	}
-	if !w.up {
-		s.fails++
-	}
-	if p.stopping() || s.removing || !s.empty() {
+	if p.stopping() || s.removing {
 		return
 	}
 	d := s.backoff.delay(uptime)

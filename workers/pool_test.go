@@ -1,0 +1,419 @@
+//go:build linux
+
+package workers
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/health"
+	pid1 "github.com/pinit/pinit/init"
+)
+
+// fakeWorld is the outside of a Pool under test: a clock that moves only when
+// told, a process table of fake pids, and a record of every signal sent.
+type fakeWorld struct {
+	t       *testing.T
+	p       *Pool
+	now     time.Time
+	nextPID int
+	started []pid1.Proc
+	sent    []sent
+	board   *health.Board
+}
+
+type sent struct {
+	pid int
+	sig os.Signal
+}
+
+func newFake(t *testing.T, n int, mod func(*Config)) *fakeWorld {
+	f := &fakeWorld{t: t, now: time.Unix(1000, 0), nextPID: 100, board: &health.Board{}}
+	cfg := Config{Path: "/app", Argv: []string{"app"}, Workers: n, Grace: 9 * time.Second,
+		StopSignal: unix.SIGTERM, Board: f.board}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f.p = newPool(cfg)
+	f.p.now = func() time.Time { return f.now }
+	f.p.start = func(pr pid1.Proc) (int, error) {
+		f.nextPID++
+		f.started = append(f.started, pr)
+		return f.nextPID, nil
+	}
+	f.p.kill = func(pid int, sig os.Signal) error {
+		f.sent = append(f.sent, sent{pid, sig})
+		return nil
+	}
+	f.p.bind = func(string) (int, error) { return -1, nil }
+	for range n {
+		if _, err := f.p.addSlot(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.p.reconcile()
+	return f
+}
+
+// advance moves the clock and lets the pool act on it.
+func (f *fakeWorld) advance(d time.Duration) {
+	f.now = f.now.Add(d)
+	f.p.reconcile()
+}
+
+func (f *fakeWorld) signal(sig unix.Signal) {
+	f.p.signal(sig)
+	f.p.reconcile()
+}
+
+// exit reports pid as exited with code (or killed by sig when sig != 0).
+func (f *fakeWorld) exit(pid, code int, sig unix.Signal) {
+	ws := unix.WaitStatus(code << 8)
+	if sig != 0 {
+		ws = unix.WaitStatus(sig)
+	}
+	f.p.exited(pid1.Exit{PID: pid, Status: ws})
+	f.p.reconcile()
+}
+
+// slotPID is the pid serving slot i.
+func (f *fakeWorld) slotPID(i int) int {
+	f.t.Helper()
+	if f.p.slots[i].cur == nil {
+		f.t.Fatalf("slot %d is empty", i)
+	}
+	return f.p.slots[i].cur.pid
+}
+
+func (f *fakeWorld) takeSent() []sent {
+	s := f.sent
+	f.sent = nil
+	return s
+}
+
+func TestPoolStartsEveryWorkerAndIsReadyWhenUp(t *testing.T) {
+	f := newFake(t, 3, nil)
+	if len(f.started) != 3 {
+		t.Fatalf("started %d workers, want 3", len(f.started))
+	}
+	for i, pr := range f.started {
+		if !slices.Contains(pr.Env, fmt.Sprintf("WORKER_ID=%d", i)) {
+			t.Errorf("worker %d env lacks WORKER_ID=%d: %q", i, i, pr.Env)
+		}
+	}
+	if st := f.board.Get(); st.Ready || st.State != "starting" {
+		t.Fatalf("before 1s: %+v, want starting and not ready", st)
+	}
+	f.advance(999 * time.Millisecond)
+	if f.board.Get().Ready {
+		t.Fatal("ready before a silent worker ran 1s")
+	}
+	f.advance(time.Millisecond)
+	if st := f.board.Get(); !st.Ready || st.State != "running" || !st.Live {
+		t.Fatalf("after 1s: %+v, want running, live, ready", st)
+	}
+}
+
+func TestPoolSdNotify(t *testing.T) {
+	f := newFake(t, 1, nil)
+	pid := f.slotPID(0)
+	f.p.notified(notifyMsg{pid: pid, ready: false}) // STATUS=booting: a speaker
+	f.advance(5 * time.Second)
+	if f.board.Get().Ready {
+		t.Fatal("a worker that speaks sd_notify is up only on READY=1")
+	}
+	f.p.notified(notifyMsg{pid: pid, ready: true})
+	f.p.reconcile()
+	if !f.board.Get().Ready {
+		t.Fatal("READY=1 did not make the worker up")
+	}
+	f.p.notified(notifyMsg{pid: 4242, ready: true}) // unknown sender: ignored
+}
+
+func TestPoolRestartBackoffAndCrashLoop(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(2 * time.Second) // both up
+	// Slot 0's worker is killed: replaced at once, same slot.
+	old := f.slotPID(0)
+	f.exit(old, 0, unix.SIGKILL)
+	if got := f.slotPID(0); got == old {
+		t.Fatal("slot 0 not restarted at once")
+	}
+	if f.p.slots[0].restarts != 1 {
+		t.Fatalf("restarts = %d, want 1", f.p.slots[0].restarts)
+	}
+	f.exit(f.slotPID(1), 0, unix.SIGKILL) // slot 1's first death: at once too
+	// Now every worker dies at once: delays 0.1, 0.2, 0.4 s ...
+	for _, want := range []time.Duration{100, 200, 400, 800} {
+		want *= time.Millisecond
+		for i := range 2 {
+			f.exit(f.slotPID(i), 1, 0)
+			if f.p.slots[i].cur != nil {
+				t.Fatalf("slot %d restarted without waiting", i)
+			}
+		}
+		f.advance(want - time.Millisecond)
+		if f.p.slots[0].cur != nil || f.p.slots[1].cur != nil {
+			t.Fatalf("restarted before the %v backoff", want)
+		}
+		f.advance(time.Millisecond)
+		f.slotPID(0)
+		f.slotPID(1)
+	}
+	st := f.board.Get()
+	if st.Live || st.Ready {
+		t.Fatalf("every slot crash-looping: %+v, want not live and not ready", st)
+	}
+	// One slot recovers: the pool is live again, but not ready until both are up.
+	f.advance(time.Second)
+	if !f.board.Get().Live {
+		t.Fatal("a worker up again: want live")
+	}
+}
+
+func TestPoolBackoffResetsAfterTenSeconds(t *testing.T) {
+	f := newFake(t, 1, nil)
+	f.exit(f.slotPID(0), 1, 0) // at once
+	f.exit(f.slotPID(0), 1, 0) // 0.1 s
+	f.advance(100 * time.Millisecond)
+	f.advance(backoffReset)
+	f.exit(f.slotPID(0), 1, 0) // ran 10 s: at once again
+	f.slotPID(0)
+}
+
+func TestPoolCrashLoopNeedsEverySlot(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(2 * time.Second)
+	for range 5 {
+		f.exit(f.slotPID(0), 1, 0)
+		f.untilStarted(0)
+	}
+	if !f.p.slots[0].crashLooping() {
+		t.Fatal("slot 0 should be crash-looping")
+	}
+	if st := f.board.Get(); !st.Live || st.Ready {
+		t.Fatalf("one of two slots crash-looping: %+v, want live and not ready", st)
+	}
+}
+
+// untilStarted advances the clock in small steps until slot i has a worker.
+func (f *fakeWorld) untilStarted(i int) {
+	f.t.Helper()
+	for range 1000 {
+		if f.p.slots[i].cur != nil {
+			return
+		}
+		f.advance(10 * time.Millisecond)
+	}
+	f.t.Fatalf("slot %d never restarted", i)
+}
+
+func TestPoolRollingReload(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(time.Second)
+	old0, old1 := f.slotPID(0), f.slotPID(1)
+	f.takeSent()
+	f.signal(unix.SIGHUP)
+	if len(f.started) != 3 {
+		t.Fatalf("reload started %d new workers at once, want 1", len(f.started)-2)
+	}
+	if s := f.takeSent(); len(s) != 0 {
+		t.Fatalf("old worker signalled before its replacement is up: %v", s)
+	}
+	if !f.board.Get().Ready {
+		t.Fatal("a reload must not take the pool out of readiness")
+	}
+	f.advance(time.Second) // new slot-0 worker up: old one stopped, slot 1 begins
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-old0, unix.SIGTERM}}) {
+		t.Fatalf("signals = %v, want SIGTERM to group %d", s, old0)
+	}
+	if len(f.started) != 4 {
+		t.Fatalf("slot 1's replacement not started")
+	}
+	f.exit(old0, 0, 0)
+	f.advance(time.Second)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-old1, unix.SIGTERM}}) {
+		t.Fatalf("signals = %v, want SIGTERM to group %d", s, old1)
+	}
+	if f.p.state != "running" {
+		t.Fatalf("state %q after the reload, want running", f.p.state)
+	}
+	// A retired worker that ignores the stop is killed at the grace.
+	f.advance(9 * time.Second)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-old1, unix.SIGKILL}}) {
+		t.Fatalf("signals = %v, want SIGKILL to group %d", s, old1)
+	}
+	f.exit(old1, 0, unix.SIGKILL)
+	if f.p.slots[1].restarts != 0 {
+		t.Fatal("a retired worker's exit must not count as a restart")
+	}
+}
+
+func TestPoolReloadWaitsForANewWorkerThatDies(t *testing.T) {
+	f := newFake(t, 1, nil)
+	f.advance(time.Second)
+	old := f.slotPID(0)
+	f.signal(unix.SIGHUP)
+	f.takeSent()
+	var delays []time.Duration
+	for range 4 { // the new code crashes at start, again and again
+		f.exit(f.p.slots[0].next.pid, 1, 0)
+		died := f.now
+		for f.p.slots[0].next == nil {
+			f.advance(10 * time.Millisecond)
+		}
+		delays = append(delays, f.now.Sub(died))
+		if f.slotPID(0) != old {
+			t.Fatal("the old worker must keep serving")
+		}
+	}
+	if !slices.IsSorted(delays) || delays[3] < 400*time.Millisecond {
+		t.Fatalf("retry delays %v, want growing backoff", delays)
+	}
+	if s := f.takeSent(); len(s) != 0 {
+		t.Fatalf("old worker signalled while no replacement is up: %v", s)
+	}
+	if st := f.board.Get(); !st.Ready || !st.Live {
+		t.Fatalf("the old worker serves: the pool stays live and ready, got %+v", st)
+	}
+}
+
+func TestPoolDrain(t *testing.T) {
+	f := newFake(t, 2, func(c *Config) { c.DrainDelay = 2 * time.Second })
+	f.advance(time.Second)
+	pids := []int{f.slotPID(0), f.slotPID(1)}
+	f.takeSent()
+	f.signal(unix.SIGTERM)
+	if st := f.board.Get(); st.Ready || st.State != "draining" {
+		t.Fatalf("right after SIGTERM: %+v, want draining and not ready", st)
+	}
+	f.advance(2*time.Second - time.Millisecond)
+	if s := f.takeSent(); len(s) != 0 {
+		t.Fatalf("workers signalled during the drain delay: %v", s)
+	}
+	f.advance(time.Millisecond)
+	s := f.takeSent()
+	if len(s) != 2 || !slices.Contains(s, sent{-pids[0], unix.SIGTERM}) || !slices.Contains(s, sent{-pids[1], unix.SIGTERM}) {
+		t.Fatalf("signals = %v, want SIGTERM to both groups", s)
+	}
+	f.exit(pids[0], 0, 0)
+	if f.p.done() || f.p.slots[0].cur != nil {
+		t.Fatal("done too early, or a worker restarted during the drain")
+	}
+	f.exit(pids[1], 0, 0)
+	if !f.p.done() || f.p.exitStatus() != 0 {
+		t.Fatal("want done with status 0")
+	}
+}
+
+func TestPoolDrainKillsAtGrace(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.Grace = 3 * time.Second; c.StopSignal = unix.SIGINT })
+	f.advance(time.Second)
+	pid := f.slotPID(0)
+	f.takeSent()
+	f.signal(unix.SIGTERM)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-pid, unix.SIGINT}}) {
+		t.Fatalf("signals = %v, want STOP_SIGNAL=SIGINT to the group", s)
+	}
+	f.advance(3 * time.Second)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-pid, unix.SIGKILL}}) {
+		t.Fatalf("signals = %v, want SIGKILL to the group at the grace", s)
+	}
+	f.exit(pid, 0, unix.SIGKILL)
+	if !f.p.done() || f.p.exitStatus() != 1 {
+		t.Fatal("want done with status 1 after a kill")
+	}
+}
+
+func TestPoolSecondStopSignalSkipsTheGrace(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.DrainDelay = 5 * time.Second; c.Grace = 30 * time.Second })
+	pid := f.slotPID(0)
+	f.signal(unix.SIGTERM)
+	f.takeSent()
+	f.signal(unix.SIGINT)
+	if s := f.takeSent(); !slices.Contains(s, sent{-pid, unix.SIGKILL}) {
+		t.Fatalf("signals = %v, want SIGKILL at once", s)
+	}
+}
+
+func TestPoolQuitIsAFastStop(t *testing.T) {
+	f := newFake(t, 2, func(c *Config) { c.DrainDelay = 5 * time.Second })
+	f.takeSent()
+	f.signal(unix.SIGQUIT)
+	s := f.takeSent()
+	if len(s) != 2 || s[0].sig != unix.SIGQUIT || s[1].sig != unix.SIGQUIT {
+		t.Fatalf("signals = %v, want SIGQUIT to both groups at once", s)
+	}
+}
+
+func TestPoolForwardsToEveryWorker(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.takeSent()
+	for _, sig := range []unix.Signal{unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH} {
+		f.signal(sig)
+		s := f.takeSent()
+		if len(s) != 2 || !slices.Contains(s, sent{f.slotPID(0), sig}) || !slices.Contains(s, sent{f.slotPID(1), sig}) {
+			t.Fatalf("%v: signals = %v, want it sent to both workers", sig, s)
+		}
+	}
+	for _, sig := range []unix.Signal{unix.SIGURG, unix.SIGPIPE, unix.SIGCHLD} {
+		f.signal(sig)
+		if s := f.takeSent(); len(s) != 0 {
+			t.Fatalf("%v forwarded: %v", sig, s)
+		}
+	}
+}
+
+func TestPoolScale(t *testing.T) {
+	f := newFake(t, 1, nil)
+	f.advance(time.Second)
+	f.signal(unix.SIGTTIN)
+	f.signal(unix.SIGTTIN)
+	if len(f.p.slots) != 3 || len(f.started) != 3 {
+		t.Fatalf("slots %d, started %d, want 3 and 3", len(f.p.slots), len(f.started))
+	}
+	third := f.slotPID(2)
+	f.takeSent()
+	f.signal(unix.SIGTTOU)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-third, unix.SIGTERM}}) {
+		t.Fatalf("signals = %v, want the highest slot stopped", s)
+	}
+	f.exit(third, 0, 0)
+	if len(f.p.slots) != 2 || len(f.started) != 3 {
+		t.Fatalf("after TTOU: slots %d, started %d, want 2 and no restart", len(f.p.slots), len(f.started))
+	}
+	f.signal(unix.SIGTTOU)
+	f.signal(unix.SIGTTOU) // never fewer than one
+	if f.p.active() != 1 {
+		t.Fatalf("active %d, want 1", f.p.active())
+	}
+	if n := len(f.board.Get().Workers); n != 1 {
+		t.Fatalf("/health lists %d workers, want 1", n)
+	}
+}
+
+func TestPoolIgnoresOrphans(t *testing.T) {
+	f := newFake(t, 1, nil)
+	f.exit(99999, 0, 0)
+	if len(f.started) != 1 {
+		t.Fatal("an orphan's exit started a worker")
+	}
+}
+
+func TestWorkerEnv(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) {
+		c.Env = []string{"PATH=/bin", "LISTEN_PID=1", "LISTEN_FDS=7", "WORKER_ID=9", "NOTIFY_SOCKET=/x", "KEEP=1"}
+	})
+	f.p.notifyEnv = "NOTIFY_SOCKET=@abc"
+	f.p.slots[0].fd = 7
+	env := f.p.workerEnv(f.p.slots[0])
+	want := []string{"PATH=/bin", "KEEP=1", "WORKER_ID=0", "LISTEN_FDS=1", "LISTEN_FDNAMES=pinit", "NOTIFY_SOCKET=@abc"}
+	if !slices.Equal(env, want) {
+		t.Fatalf("env = %q, want %q", env, want)
+	}
+}
