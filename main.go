@@ -145,7 +145,7 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	case cfg.LogFormat == "json" || (cfg.LogFormat == "auto" && !tty):
 		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})
 	default:
-		h = tint.NewHandler(w, &tint.Options{Level: cfg.LogLevel, NoColor: !tty, TimeFormat: time.TimeOnly + ".000"})
+		h = tint.NewTextHandler(w, &tint.Options{Level: cfg.LogLevel, NoColor: !tty, TimeFormat: time.TimeOnly + ".000"})
 	}
 	return slog.New(h)
 }
