@@ -1,0 +1,47 @@
+// Package workers is pinit's pool mode: what Gunicorn's arbiter does, for any
+// language, from a static PID 1.
+//
+// # Linux behaviour it deals with
+//
+// SO_REUSEPORT lets several sockets bind the same address and port (all
+// opened by the same user). For TCP the kernel then spreads incoming
+// connections across the listening sockets by a hash of the connection's
+// addresses, so each socket has its own accept queue and no two workers fight
+// over one (no thundering herd, no accept lock). pinit binds LISTEN once per
+// worker slot before it starts anything, so a bind failure stops it with
+// nothing running.
+//
+// A listening socket lives as long as any process holds a descriptor for it.
+// pinit keeps every slot's socket open for the slot's whole life and hands it
+// to each worker of that slot as fd 3, the systemd socket-activation way
+// (LISTEN_FDS=1, LISTEN_PID, LISTEN_FDNAMES). When a worker dies, its socket
+// stays open in pinit: connections the kernel assigned to that slot wait in
+// its accept queue and are served by the replacement, not reset. A reload
+// starts the new worker on the same socket, and only once it is up tells the
+// old one to stop. When the pool stops, pinit closes its copies as it tells
+// the workers to stop, so that new connections are refused, not queued for
+// nobody, once the workers close theirs.
+//
+// Every descriptor pinit opens is close-on-exec; a worker inherits exactly
+// fds 0, 1 and 2 (pinit's own, so worker output is not copied) and its slot's
+// socket. LISTEN_PID must name the worker's own pid, which exists only after
+// the fork, and Go runs no code between fork and exec, so a worker is started
+// as pinit itself (the exec stub, see IsExecStub), which sets LISTEN_PID and
+// execs the command in the same process.
+//
+// Each worker runs in its own process group; stopping or killing a worker
+// signals the whole group, so whatever it started goes with it.
+//
+// A worker is up when it sends READY=1 on NOTIFY_SOCKET (sd_notify, the sender
+// known by SO_PASSCRED credentials), or after 1 s of running if it never sends
+// anything there.
+//
+// # Supervision
+//
+// A Pool is owned by the one goroutine that calls Run. Signals, exits
+// collected by pid1.Reap on SIGCHLD, sd_notify messages and timers reach it as
+// events; after each, reconcile moves the pool towards what it should be at
+// that moment and publishes a snapshot on a health.Board. Time, process
+// starting, signalling and binding are func fields, so the state machine is
+// unit-tested on a fake clock.
+package workers
