@@ -54,9 +54,6 @@ func (c *Child) Wait() int {
 				}
 				continue
 			}
-			if !Forwardable(sig) {
-				continue // SIGURG, SIGPIPE: see Forwardable
-			}
 			c.Log.Info("signal received", "signal", SignalName(sig))
 			c.forward(c.PID, sig)
 			if (sig == unix.SIGTERM || sig == unix.SIGINT) && grace == nil {

@@ -42,22 +42,20 @@ func catchable() []os.Signal {
 // sigRTMax is the highest signal number on Linux.
 const sigRTMax = unix.Signal(64)
 
-// Forwardable reports whether pinit passes sig on to its children. Every
-// catchable signal is, except:
+// Forwardable reports whether pinit passes sig on to its children: every
+// catchable signal but SIGCHLD, which reports pinit's own children (tini
+// never forwards it either).
 //
-//   - SIGCHLD: it reports pinit's own children; tini never forwards it either.
-//   - SIGURG: the Go runtime sends it to its own threads for goroutine
-//     preemption, and a handler cannot tell those from one sent with kill;
-//     forwarding them would rain spurious SIGURGs on the children.
-//   - SIGPIPE: raised in pinit by its own writes to a closed socket or pipe
-//     (a health-check client that hung up), again indistinguishable from a
-//     sent one, and its default action would kill the child.
+// Two signals can also come from pinit itself, and a handler cannot tell
+// them from one sent with kill (the kernel marks both SI_USER): the Go
+// runtime sends SIGURG to its own threads to preempt a goroutine that runs
+// for long, and a write to a closed socket or pipe raises SIGPIPE. pinit
+// forwards both, as the contract asks, and keeps them rare: it is idle
+// nearly all the time (preemption needs a goroutine running 10 ms), and the
+// health server writes with MSG_NOSIGNAL. A stray SIGURG is harmless (its
+// default action is to ignore it).
 func Forwardable(sig os.Signal) bool {
-	switch sig {
-	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-		return false
-	}
-	return true
+	return sig != unix.SIGCHLD
 }
 
 // Signal sends sig to pid, or with a negative pid to that process group.

@@ -167,9 +167,6 @@ func (p *Pool) done() bool {
 
 // signal handles one signal: the table of what each means in pool mode.
 func (p *Pool) signal(sig os.Signal) {
-	if !pid1.Forwardable(sig) {
-		return // SIGURG, SIGPIPE: pinit's own, see pid1.Forwardable
-	}
 	p.log.Info("signal received", "signal", pid1.SignalName(sig))
 	switch sig {
 	case unix.SIGTERM, unix.SIGINT:
@@ -187,6 +184,9 @@ func (p *Pool) signal(sig os.Signal) {
 	case unix.SIGTTOU:
 		p.scaleDown()
 	default:
+		if !pid1.Forwardable(sig) {
+			return
+		}
 		for _, w := range p.procs {
 			p.send(w.pid, sig)
 		}
