@@ -9,8 +9,9 @@
 //	    READY=1 to $NOTIFY_SOCKET ("@name" = abstract) after D. On SIGTERM, SIGQUIT or
 //	    SIGINT: graceful shutdown (in-flight requests finish, no new ones), exit 0.
 //	testworker signals [--stay]
-//	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1") for every signal it
-//	    receives; exits 0 right after "got SIGTERM", unless --stay.
+//	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1", "got SIGRTMIN+3") for
+//	    every signal it receives, realtime ones included; exits 0 right after
+//	    "got SIGTERM", unless --stay.
 //	testworker exit N
 //	    exits with status N.
 //	testworker kill-self SIG
@@ -189,10 +190,11 @@ func signals(args []string) int {
 		return 2
 	}
 	var catchable []os.Signal
-	for s := syscall.Signal(1); s < 32; s++ {
+	for s := syscall.Signal(1); s <= sigRTMax; s++ {
 		// SIGKILL and SIGSTOP cannot be caught; the Go runtime sends itself SIGURG to
-		// preempt goroutines, so it would show up without anyone sending it.
-		if s != unix.SIGKILL && s != unix.SIGSTOP && s != unix.SIGURG {
+		// preempt goroutines, so it would show up without anyone sending it. 32 and 33
+		// are the C library's own (glibc's thread cancellation and setxid).
+		if s != unix.SIGKILL && s != unix.SIGSTOP && s != unix.SIGURG && s != 32 && s != 33 {
 			catchable = append(catchable, s)
 		}
 	}
@@ -478,10 +480,19 @@ func parseSignal(s string) (syscall.Signal, error) {
 	return 0, errors.New("unknown signal " + strconv.Quote(s))
 }
 
+// The realtime signals, named as kill -l names them: SIGRTMIN+3 is 37.
+const (
+	sigRTMin = syscall.Signal(34)
+	sigRTMax = syscall.Signal(64)
+)
+
 func sigName(sig os.Signal) string {
 	s, ok := sig.(syscall.Signal)
 	if name := unix.SignalName(s); ok && name != "" {
 		return name
+	}
+	if ok && s >= sigRTMin && s <= sigRTMax {
+		return fmt.Sprintf("SIGRTMIN+%d", s-sigRTMin)
 	}
 	return sig.String()
 }
