@@ -1,67 +1,58 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"time"
 )
 
-// maxBody is how much of a response body the clients read: enough for pinit's own report, and a bound on what a
-// misbehaving READY_URL can make pinit read before the connection is dropped.
-const maxBody = 64 << 10
-
 // Check is `pinit --check [live|ready]`: it GETs /health (which is "live" or "") or /ready (which is "ready") from
 // the health server at addr, in HEALTH_LISTEN syntax, all within timeout. An empty or unspecified host (":8081",
 // "0.0.0.0:8081", "[::]:8081") means loopback: 127.0.0.1, or [::1] for an IPv6 one. It returns nil on HTTP 200 and
 // otherwise an error naming what failed: the status code, connection refused, the timeout. addr "none" is the
-// error "health server disabled (HEALTH_LISTEN=none)".
+// error "health server disabled (HEALTH_LISTEN=none)". No proxy is used and no redirect followed.
 func Check(addr, which string, timeout time.Duration) error {
 	target, err := checkURL(addr, which)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	u, err := url.Parse(target)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", target, err)
 	}
-	client := &http.Client{
-		// A proxy from the environment (HTTP_PROXY) must never see a check meant for this container.
-		Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Do(req)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	resp, err := get(ctx, u)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) && ue.Timeout() {
+		if isTimeout(err) {
 			return fmt.Errorf("check %s: no answer within %v", target, timeout)
 		}
-		return fmt.Errorf("check: %w", err) // *url.Error: names the URL and what failed, e.g. connection refused
+		// As net/http said it, e.g. `Get "http://127.0.0.1:8081/health": dial tcp 127.0.0.1:8081: connect: connection refused`.
+		return fmt.Errorf("check: %w", &url.Error{Op: "Get", URL: target, Err: err})
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
+	defer resp.close()
+	if resp.code == 200 {
 		return nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("check %s: %s (reading body: %w)", target, resp.Status, err)
+	var body bytes.Buffer
+	if err := resp.body(&body, maxBody); err != nil {
+		return fmt.Errorf("check %s: %s (reading body: %w)", target, resp.status, err)
 	}
 	var rep report
-	if json.Unmarshal(body, &rep) != nil || rep.State == "" {
-		return fmt.Errorf("check %s: %s", target, resp.Status)
+	if json.Unmarshal(body.Bytes(), &rep) != nil || rep.State == "" {
+		return fmt.Errorf("check %s: %s", target, resp.status)
 	}
 	if rep.ReadyURLError != "" {
-		return fmt.Errorf("check %s: %s (state %s, READY_URL: %s)", target, resp.Status, rep.State, rep.ReadyURLError)
+		return fmt.Errorf("check %s: %s (state %s, READY_URL: %s)", target, resp.status, rep.State, rep.ReadyURLError)
 	}
-	return fmt.Errorf("check %s: %s (state %s)", target, resp.Status, rep.State)
+	return fmt.Errorf("check %s: %s (state %s)", target, resp.status, rep.State)
 }
 
 // checkURL turns a HEALTH_LISTEN address and a check name into the URL Check GETs.
@@ -97,41 +88,34 @@ func checkURL(addr, which string) (string, error) {
 	return u.String(), nil
 }
 
-// ProbeURL returns the READY_URL probe: it GETs rawURL within 1 s (less if ctx ends sooner) and fails unless the answer
-// is 2xx. Redirects are not followed: a 3xx is a failure. The probe reuses connections, draining and closing every
-// response body so it can.
-func ProbeURL(rawURL string) func(context.Context) error {
-	client := &http.Client{
-		Timeout: probeTimeout,
-		Transport: &http.Transport{
-			Proxy:               nil, // the application is local; HTTP_PROXY is not meant for it
-			DialContext:         (&net.Dialer{Timeout: probeTimeout}).DialContext,
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+// readyProbe returns the READY_URL probe: it GETs rawURL within 1 s (less if ctx ends sooner) and fails unless the
+// answer is 2xx. Redirects are not followed: a 3xx is a failure. Each probe is one connection, closed by the
+// answer ("Connection: close"); the probe reads what the application sends, up to maxBody, so that neither side
+// resets it.
+func readyProbe(rawURL string) func(context.Context) error {
+	u, bad := url.Parse(rawURL)
+	if bad == nil && u.Scheme != "http" {
+		bad = fmt.Errorf("unsupported protocol scheme %q in %q", u.Scheme, rawURL)
+	} else if bad == nil && u.Host == "" {
+		bad = fmt.Errorf("no host in %q", rawURL)
 	}
 	return func(ctx context.Context) error {
+		if bad != nil {
+			return fmt.Errorf("READY_URL: %w", bad)
+		}
 		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+		resp, err := get(ctx, u)
 		if err != nil {
-			return fmt.Errorf("READY_URL: %w", err)
-		}
-		req.Header.Set("User-Agent", "pinit")
-		resp, err := client.Do(req)
-		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) && ue.Timeout() {
+			if isTimeout(err) {
 				return fmt.Errorf("GET %s: no answer within %v", rawURL, probeTimeout)
 			}
-			return err // *url.Error: names the method, the URL and what failed
+			return &url.Error{Op: "Get", URL: rawURL, Err: err} // names the URL and what failed
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return fmt.Errorf("GET %s: %s", rawURL, resp.Status)
+		defer resp.close()
+		_ = resp.body(io.Discard, maxBody) // the verdict is in; an application slow to end its body changes nothing
+		if resp.code < 200 || resp.code > 299 {
+			return fmt.Errorf("GET %s: %s", rawURL, resp.status)
 		}
 		return nil
 	}

@@ -1,9 +1,14 @@
 package health
 
 import (
+	"bufio"
+	"context"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -178,5 +183,171 @@ func TestCheckTimeout(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "no answer within 200ms") {
 		t.Errorf("error %q does not say it timed out", err)
+	}
+}
+
+// rawApp is an application that answers every connection with raw, after reading its request head, and then
+// closes the connection, or holds it open until the test ends when hold is set. It returns its base URL.
+func rawApp(t *testing.T, raw string, hold bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		close(done)
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				if _, err := io.WriteString(c, raw); err != nil || !hold {
+					return
+				}
+				<-done
+			})
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// The probe against applications that answer in ways net/http's server would not: what counts is the status, and
+// the probe never waits for a connection the application holds open when it knows where the body ends.
+func TestReadyProbeRaw(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		hold    bool
+		wantErr string // "" means ready
+	}{
+		{"length, held open", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true, ""},
+		{"no length, closed", "HTTP/1.0 200 OK\r\n\r\nfine, thanks", false, ""},
+		{"no reason phrase", "HTTP/1.1 204\r\n\r\n", true, ""},
+		{"bare lf", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", true, ""},
+		{"early hints first", "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, ""},
+		{"large body", "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n" + strings.Repeat("x", 1<<20), false, ""},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false, ""},
+		{"503", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", true, "503 Service Unavailable"},
+		{"301", "HTTP/1.1 301 Moved Permanently\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n", true, "301 Moved Permanently"},
+		{"not http", "SSH-2.0-OpenSSH_9.6\r\n", false, "malformed HTTP response"},
+		{"bad code", "HTTP/1.1 2000 OK\r\n\r\n", false, "malformed HTTP status code"},
+		{"closed at once", "", false, "EOF"},
+		{"cut in the head", "HTTP/1.1 200 OK\r\nContent-Le", false, "unexpected EOF"},
+		{"no end of head", "HTTP/1.1 200 OK\r\n", false, "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			base := rawApp(t, tt.raw, tt.hold)
+			begin := time.Now()
+			err := readyProbe(base + "/healthz")(context.Background())
+			if took := time.Since(begin); took >= probeTimeout/2 {
+				t.Errorf("probe took %v", took)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("probe = %v, want ready", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), base+"/healthz") {
+				t.Fatalf("probe = %v, want an error naming the URL and %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// What the probe sends: one GET of the path and query, Host, User-Agent pinit, Connection: close, the URL's
+// credentials as Basic auth, no body.
+func TestReadyProbeRequest(t *testing.T) {
+	type seen struct {
+		method, uri, host, agent string
+		close                    bool
+		user, pass               string
+		length                   int64
+	}
+	got := make(chan seen, 1)
+	app := appServer(t, func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		got <- seen{r.Method, r.RequestURI, r.Host, r.UserAgent(), r.Close, user, pass, r.ContentLength}
+	})
+	u, err := url.Parse(app.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("pinit", "s3cret")
+	u.Path, u.RawQuery = "/healthz", "deep=1"
+	if err := readyProbe(u.String())(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := seen{"GET", "/healthz?deep=1", u.Host, "pinit", true, "pinit", "s3cret", 0}
+	if s := <-got; s != want {
+		t.Errorf("the application saw %+v, want %+v", s, want)
+	}
+}
+
+func TestReadyProbeBadURL(t *testing.T) {
+	for _, raw := range []string{"https://127.0.0.1/", "http:///nohost", "://", "http://[::1"} {
+		err := readyProbe(raw)(context.Background())
+		if err == nil || !strings.HasPrefix(err.Error(), "READY_URL: ") {
+			t.Errorf("probe(%q) = %v, want a READY_URL error", raw, err)
+		}
+	}
+}
+
+// A cancelled context ends a probe in flight at once.
+func TestReadyProbeCancel(t *testing.T) {
+	base := rawApp(t, "", true) // reads the request, never answers
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	begin := time.Now()
+	err := readyProbe(base)(ctx)
+	if err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("probe = %v, want it cancelled", err)
+	}
+	if took := time.Since(begin); took >= probeTimeout {
+		t.Errorf("cancelled probe took %v", took)
+	}
+}
+
+// Check's errors, word for word as `pinit --check` prints them after "pinit: check ready: ".
+func TestCheckErrorText(t *testing.T) {
+	s := startServer(t, new(Board), "")
+	addr := s.Addr().String()
+	want := "check http://" + addr + "/ready: 503 Service Unavailable (state starting)"
+	if err := Check(addr, "ready", 5*time.Second); err == nil || err.Error() != want {
+		t.Errorf("Check = %v, want %q", err, want)
+	}
+
+	closing := strings.TrimPrefix(rawApp(t, "", false), "http://")
+	want = `check: Get "http://` + closing + `/health": EOF`
+	if err := Check(closing, "live", 5*time.Second); err == nil || err.Error() != want {
+		t.Errorf("Check against a server that hangs up = %v, want %q", err, want)
+	}
+}
+
+// Check follows no redirect and asks no proxy, whatever the environment says.
+func TestCheckNoRedirectNoProxy(t *testing.T) {
+	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
+	t.Setenv("http_proxy", "http://127.0.0.1:1")
+	t.Setenv("NO_PROXY", "")
+	moved := strings.TrimPrefix(rawApp(t, "HTTP/1.1 301 Moved Permanently\r\nLocation: /ready\r\nContent-Length: 0\r\n\r\n", false), "http://")
+	if err := Check(moved, "live", 5*time.Second); err == nil || !strings.Contains(err.Error(), "301 Moved Permanently") {
+		t.Errorf("Check against a redirect = %v, want the 301", err)
+	}
+	s := startServer(t, new(Board), "")
+	if err := Check(s.Addr().String(), "live", 5*time.Second); err != nil {
+		t.Errorf("Check with HTTP_PROXY set = %v", err)
 	}
 }

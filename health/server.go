@@ -2,28 +2,39 @@ package health
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"math"
 	"net"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 )
 
-// Limits that keep a slow or malicious client from holding the server. Every connection runs on its own
-// goroutine (net/http), so these bound what one connection costs, not how long others wait.
+// limits keep slow, malicious or too many clients from holding the server or its memory. Each connection runs on
+// its own goroutine, so they bound what one connection costs, not how long others wait. They are fields, not
+// constants, so that tests can shrink them.
+type limits struct {
+	maxConns     int           // connections served at once; more are closed as soon as they are accepted
+	maxHead      int           // bytes of request line and headers
+	headTimeout  time.Duration // to receive the whole head, from the moment the connection is accepted
+	writeTimeout time.Duration // to write the answer
+	linger       time.Duration // after the answer, for the client to close its end (see linger)
+	grace        time.Duration // Close lets connections finish for this long, then closes them
+}
+
+var defaultLimits = limits{
+	maxConns:     256,
+	maxHead:      8 << 10,
+	headTimeout:  2 * time.Second,
+	writeTimeout: 2 * time.Second,
+	linger:       500 * time.Millisecond,
+	grace:        500 * time.Millisecond,
+}
+
 const (
-	readHeaderTimeout = 2 * time.Second
-	readTimeout       = 5 * time.Second
-	writeTimeout      = 5 * time.Second // above probeTimeout, so a slow READY_URL still gets its 503 written
-	idleTimeout       = 30 * time.Second
-	maxHeaderBytes    = 8 << 10
-	shutdownTimeout   = 500 * time.Millisecond
-	probeTimeout      = time.Second
+	probeTimeout = time.Second // READY_URL must answer within this
+	maxLinger    = 256 << 10   // bytes read and dropped after the answer before closing regardless
 )
 
 // Options configure the health server.
@@ -33,115 +44,22 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// report is the JSON body of /health and /ready.
-type report struct {
-	Status        string         `json:"status"` // "ok" or "unavailable"
-	State         string         `json:"state"`
-	Workers       []workerReport `json:"workers"`
-	ReadyURLError string         `json:"ready_url_error,omitempty"`
-}
-
-type workerReport struct {
-	Slot          int     `json:"slot"`
-	PID           int     `json:"pid"`
-	State         string  `json:"state"`
-	Restarts      int     `json:"restarts"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-}
-
-// Handler serves /health and /ready from board. probe (nil when READY_URL is unset) is called on /ready only when
-// board says Ready, with a context that expires after 1 s. now is injectable for tests; nil means time.Now.
-func Handler(board *Board, probe func(context.Context) error, now func() time.Time) http.Handler {
-	if board == nil {
-		board = new(Board)
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		if r.URL.Path != "/health" && r.URL.Path != "/ready" {
-			reply(w, r, http.StatusNotFound, "text/plain; charset=utf-8", []byte("404 page not found\n"))
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			reply(w, r, http.StatusMethodNotAllowed, "text/plain; charset=utf-8", []byte("405 method not allowed\n"))
-			return
-		}
-
-		st := board.Get()
-		var ok bool
-		var probeErr error
-		if r.URL.Path == "/health" {
-			ok = st.Live
-		} else {
-			// Ready is the supervisor's view; a drain or stop is never ready, whatever it says.
-			ok = st.Ready && st.State != "draining" && st.State != "stopping"
-			if ok && probe != nil {
-				ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
-				probeErr = probe(ctx)
-				cancel()
-				ok = probeErr == nil
-			}
-		}
-
-		rep := report{Status: "ok", State: st.State, Workers: make([]workerReport, 0, len(st.Workers))}
-		code := http.StatusOK
-		if !ok {
-			rep.Status, code = "unavailable", http.StatusServiceUnavailable
-		}
-		if probeErr != nil {
-			rep.ReadyURLError = probeErr.Error()
-		}
-		t := now()
-		for _, wk := range st.Workers {
-			rep.Workers = append(rep.Workers, workerReport{
-				Slot:          wk.Slot,
-				PID:           wk.PID,
-				State:         wk.State,
-				Restarts:      wk.Restarts,
-				UptimeSeconds: uptime(wk.Started, t),
-			})
-		}
-		body, err := json.Marshal(rep)
-		if err != nil { // cannot happen: the report holds only strings and numbers
-			reply(w, r, http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(err.Error()+"\n"))
-			return
-		}
-		reply(w, r, code, "application/json", append(body, '\n'))
-	})
-}
-
-// uptime is the time since started in seconds, rounded to milliseconds; 0 when nothing runs or the clock went back.
-func uptime(started, now time.Time) float64 {
-	if started.IsZero() || !now.After(started) {
-		return 0
-	}
-	return math.Round(now.Sub(started).Seconds()*1000) / 1000
-}
-
-// reply writes status, headers and, unless the request is HEAD, body. HEAD gets the same Content-Length as GET.
-func reply(w http.ResponseWriter, r *http.Request, code int, contentType string, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body) // the client went away; nothing to do
-	}
-}
-
 // Server is the health server bound to its address.
 type Server struct {
 	ln  net.Listener
-	srv *http.Server
+	h   *handler
 	log *slog.Logger
+	lim limits
+
+	ctx    context.Context // ends when Close gives up waiting: READY_URL probes in flight stop
+	cancel context.CancelFunc
+	slots  chan struct{} // one token per connection being served
 
 	mu      sync.Mutex
 	serving bool
 	closed  bool
-	done    chan struct{} // closed when the Serve goroutine returns
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup // the accept loop and every connection's goroutine
 }
 
 // Listen binds opts.Addr and prepares the server; nothing is served until Serve. The error names the address,
@@ -160,21 +78,17 @@ func Listen(opts Options, board *Board) (*Server, error) {
 	}
 	var probe func(context.Context) error
 	if opts.ReadyURL != "" {
-		probe = ProbeURL(opts.ReadyURL)
+		probe = readyProbe(opts.ReadyURL)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		ln: ln,
-		srv: &http.Server{
-			Handler:           Handler(board, probe, time.Now),
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       readTimeout,
-			WriteTimeout:      writeTimeout,
-			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(log.With("component", "health").Handler(), slog.LevelDebug),
-		},
-		log:  log,
-		done: make(chan struct{}),
+		ln:     ln,
+		h:      newHandler(board, probe, time.Now),
+		log:    log.With("component", "health"),
+		lim:    defaultLimits,
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[net.Conn]struct{}),
 	}, nil
 }
 
@@ -189,16 +103,120 @@ func (s *Server) Serve() {
 		return
 	}
 	s.serving = true
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-			s.log.Warn("health server stopped", "addr", s.ln.Addr().String(), "err", err)
-		}
-	}()
+	s.slots = make(chan struct{}, s.lim.maxConns)
+	s.wg.Go(s.accept)
 }
 
-// Close stops the server: it lets requests in flight finish for a short while, then closes every connection.
-// It returns once the Serve goroutine has ended. Calls after the first return nil.
+// accept runs until the listener is closed. Accept errors other than that (EMFILE: out of file descriptors) are
+// retried after a pause that doubles from 5 ms to 1 s, as net/http does, rather than in a hot loop. A connection
+// beyond maxConns is closed at once; a warning says so once per flood (until half the slots are free again).
+func (s *Server) accept() {
+	var pause time.Duration
+	flooded := false
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Debug("health server: accept failed", "err", err, "retry_in", pause)
+			select {
+			case <-time.After(pause):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		pause = 0
+		select {
+		case s.slots <- struct{}{}:
+			flooded = flooded && len(s.slots) > s.lim.maxConns/2
+		default:
+			c.Close()
+			if !flooded {
+				flooded = true
+				s.log.Warn("health server: too many connections, closing new ones", "limit", s.lim.maxConns)
+			}
+			continue
+		}
+		if !s.track(c, true) { // Close has begun
+			c.Close()
+			<-s.slots
+			return
+		}
+		s.wg.Go(func() {
+			defer func() {
+				s.track(c, false)
+				c.Close()
+				<-s.slots
+			}()
+			s.serveConn(c)
+		})
+	}
+}
+
+// track adds c to the open connections, or removes it. Adding fails once Close has begun.
+func (s *Server) track(c net.Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.conns, c)
+		return true
+	}
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// serveConn answers the one request of c. A connection that closes, fails or times out before a whole head has
+// arrived gets no answer.
+func (s *Server) serveConn(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(s.lim.headTimeout))
+	req := request{proto: "HTTP/1.1"}
+	var rep reply
+	head, err := readHead(c, s.lim.maxHead)
+	switch {
+	case errors.Is(err, errHeadTooLarge):
+		rep = errorReply(431)
+	case err != nil:
+		s.log.Debug("health server: no request", "remote", c.RemoteAddr().String(), "err", err)
+		return
+	default:
+		var code int
+		if req, code = parseHead(head); code != 0 {
+			rep = errorReply(code)
+		} else {
+			rep = s.h.serve(s.ctx, req.method, req.path)
+		}
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(s.lim.writeTimeout))
+	if _, err := c.Write(rep.appendTo(nil, req.proto, req.method == "HEAD", s.h.now())); err != nil {
+		return
+	}
+	linger(c, s.lim.linger)
+}
+
+// linger ends the connection gracefully once the answer is written. Closing a socket that still holds unread bytes
+// (a body the server ignored, a pipelined request) makes the kernel reset the connection and throw away the part of
+// the answer it has not sent yet (a client slow to read has not taken it all). So linger half-closes (the client
+// reads the answer, then EOF), and reads and drops what the client still sends until it closes its end, for at most
+// d or maxLinger bytes.
+func linger(c net.Conn, d time.Duration) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() != nil {
+			return
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	_, _ = io.CopyN(io.Discard, c, maxLinger)
+}
+
+// Close stops the server: it stops accepting at once, lets the connections being served finish for a short while,
+// then closes them and ends the READY_URL probes in flight. It returns once every goroutine of the server has
+// ended. Calls after the first return nil.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -206,24 +224,28 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	serving := s.serving
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	var err error
-	if serr := s.srv.Shutdown(ctx); serr != nil {
-		s.log.Debug("health server: shutdown deadline passed, closing connections", "err", serr)
-		err = s.srv.Close()
+	err := s.ln.Close()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(s.lim.grace):
+		s.log.Debug("health server: grace passed, closing connections")
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		<-done
 	}
-	// Shutdown closes only listeners Serve has seen; close ours in case Serve never ran.
-	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
-		err = lerr
-	}
-	if serving {
-		<-s.done
-	}
-	if err != nil {
+	s.cancel()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("health server: close: %w", err)
 	}
 	return nil

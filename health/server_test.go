@@ -1,6 +1,8 @@
 package health
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,16 +134,35 @@ var boards = []struct {
 	},
 }
 
-func serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
-	return rec
+// recorded is an answer of the server as a client reads it.
+type recorded struct {
+	Code   int
+	Header http.Header // without Connection, which net/http reads into Close
+	Close  bool        // "Connection: close"
+	Body   []byte
 }
 
-func decode(t *testing.T, rec *httptest.ResponseRecorder) report {
+// serve renders h's answer to method and path exactly as the server sends it, and reads it back with net/http.
+func serve(t testing.TB, h *handler, method, path string) recorded {
+	t.Helper()
+	raw := h.serve(context.Background(), method, path).appendTo(nil, "HTTP/1.1", method == http.MethodHead, h.now())
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), &http.Request{Method: method})
+	if err != nil {
+		t.Errorf("%s %s: unreadable answer %q: %v", method, path, raw, err)
+		return recorded{}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Errorf("%s %s: body of %q: %v", method, path, raw, err)
+	}
+	return recorded{Code: resp.StatusCode, Header: resp.Header, Close: resp.Close, Body: body}
+}
+
+func decode(t *testing.T, rec recorded) report {
 	t.Helper()
 	var rep report
-	dec := json.NewDecoder(rec.Body)
+	dec := json.NewDecoder(bytes.NewReader(rec.Body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("body is not a report: %v", err)
@@ -158,7 +179,7 @@ func TestHandlerMatrix(t *testing.T) {
 		for _, path := range []string{"/health", "/ready"} {
 			for _, method := range methods {
 				t.Run(bd.name+" "+method+" "+path, func(t *testing.T) {
-					rec := serve(Handler(bd.board(), nil, fixedNow), method, path)
+					rec := serve(t, newHandler(bd.board(), nil, fixedNow), method, path)
 					want := bd.health
 					if path == "/ready" {
 						want = bd.ready
@@ -169,16 +190,22 @@ func TestHandlerMatrix(t *testing.T) {
 					if rec.Code != want {
 						t.Fatalf("%s %s = %d, want %d", method, path, rec.Code, want)
 					}
-					if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+					if got := rec.Header.Get("Cache-Control"); got != "no-store" {
 						t.Errorf("Cache-Control = %q, want no-store", got)
+					}
+					if !rec.Close {
+						t.Error("no Connection: close")
+					}
+					if got, want := rec.Header.Get("Date"), "Wed, 04 Mar 2026 05:06:07 GMT"; got != want {
+						t.Errorf("Date = %q, want %q", got, want)
 					}
 					switch method {
 					case http.MethodHead:
-						if rec.Body.Len() != 0 {
+						if len(rec.Body) != 0 {
 							t.Errorf("HEAD body = %q, want none", rec.Body)
 						}
 					case http.MethodGet:
-						if got := rec.Header().Get("Content-Type"); got != "application/json" {
+						if got := rec.Header.Get("Content-Type"); got != "application/json" {
 							t.Errorf("Content-Type = %q, want application/json", got)
 						}
 						rep := decode(t, rec)
@@ -193,7 +220,7 @@ func TestHandlerMatrix(t *testing.T) {
 							t.Errorf("workers = %+v, want %+v", rep.Workers, bd.workers)
 						}
 					default:
-						if got := rec.Header().Get("Allow"); got != "GET, HEAD" {
+						if got := rec.Header.Get("Allow"); got != "GET, HEAD" {
 							t.Errorf("Allow = %q, want %q", got, "GET, HEAD")
 						}
 					}
@@ -208,18 +235,18 @@ func TestHandlerHeadMatchesGet(t *testing.T) {
 	for _, bd := range boards {
 		for _, path := range []string{"/health", "/ready", "/nope"} {
 			t.Run(bd.name+" "+path, func(t *testing.T) {
-				h := Handler(bd.board(), nil, fixedNow)
-				get, head := serve(h, http.MethodGet, path), serve(h, http.MethodHead, path)
+				h := newHandler(bd.board(), nil, fixedNow)
+				get, head := serve(t, h, http.MethodGet, path), serve(t, h, http.MethodHead, path)
 				if head.Code != get.Code {
 					t.Errorf("HEAD = %d, GET = %d", head.Code, get.Code)
 				}
-				if !reflect.DeepEqual(head.Header(), get.Header()) {
-					t.Errorf("HEAD headers %v, GET headers %v", head.Header(), get.Header())
+				if !reflect.DeepEqual(head.Header, get.Header) {
+					t.Errorf("HEAD headers %v, GET headers %v", head.Header, get.Header)
 				}
-				if head.Body.Len() != 0 {
+				if len(head.Body) != 0 {
 					t.Errorf("HEAD body = %q, want none", head.Body)
 				}
-				if cl := get.Header().Get("Content-Length"); cl == "" || cl == "0" {
+				if cl := get.Header.Get("Content-Length"); cl == "" || cl == "0" {
 					t.Errorf("GET Content-Length = %q", cl)
 				}
 			})
@@ -228,17 +255,17 @@ func TestHandlerHeadMatchesGet(t *testing.T) {
 }
 
 func TestHandlerNotFound(t *testing.T) {
-	h := Handler(boardWith(Status{State: "running", Live: true, Ready: true}), nil, fixedNow)
+	h := newHandler(boardWith(Status{State: "running", Live: true, Ready: true}), nil, fixedNow)
 	paths := []string{"/", "/healthz", "/health/", "/ready/", "/readyz", "/Health", "/health/x", "/metrics"}
 	for _, path := range paths {
 		for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
 			t.Run(method+" "+path, func(t *testing.T) {
-				rec := serve(h, method, path)
+				rec := serve(t, h, method, path)
 				if rec.Code != http.StatusNotFound {
 					t.Fatalf("%s %s = %d, want 404", method, path, rec.Code)
 				}
-				if rec.Header().Get("Allow") != "" {
-					t.Errorf("404 carries Allow: %q", rec.Header().Get("Allow"))
+				if rec.Header.Get("Allow") != "" {
+					t.Errorf("404 carries Allow: %q", rec.Header.Get("Allow"))
 				}
 			})
 		}
@@ -280,7 +307,7 @@ func TestHandlerProbe(t *testing.T) {
 						return tt.probeErr
 					}
 				}
-				rec := serve(Handler(tt.board(), probe, fixedNow), method, tt.path)
+				rec := serve(t, newHandler(tt.board(), probe, fixedNow), method, tt.path)
 				if rec.Code != tt.wantCode {
 					t.Fatalf("%s %s = %d, want %d", method, tt.path, rec.Code, tt.wantCode)
 				}
@@ -340,9 +367,9 @@ func TestHandlerProbeURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := Handler(boardWith(Status{State: "running", Live: true, Ready: true}), ProbeURL(tt.url), time.Now)
+			h := newHandler(boardWith(Status{State: "running", Live: true, Ready: true}), readyProbe(tt.url), time.Now)
 			begin := time.Now()
-			rec := serve(h, http.MethodGet, "/ready")
+			rec := serve(t, h, http.MethodGet, "/ready")
 			if took := time.Since(begin); took > 5*time.Second { // generous: the probe gives up after 1 s
 				t.Errorf("/ready took %v", took)
 			}
@@ -357,35 +384,10 @@ func TestHandlerProbeURL(t *testing.T) {
 	}
 }
 
-// The probe drains and closes bodies, so consecutive probes share one connection.
-func TestProbeURLReusesConnection(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, strings.Repeat("x", 10<<10))
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-
-	probe := ProbeURL(srv.URL)
-	for i := range 5 {
-		if err := probe(context.Background()); err != nil {
-			t.Fatalf("probe %d: %v", i, err)
-		}
-	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("5 probes opened %d connections, want 1", n)
-	}
-}
-
 // Handlers read the board while the supervisor publishes; run with -race.
 func TestHandlerConcurrentWithSet(t *testing.T) {
 	b := new(Board)
-	h := Handler(b, nil, time.Now)
+	h := newHandler(b, nil, time.Now)
 	stop, writerDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -403,7 +405,7 @@ func TestHandlerConcurrentWithSet(t *testing.T) {
 		readers.Go(func() {
 			for range 200 {
 				for _, path := range []string{"/health", "/ready"} {
-					if rec := serve(h, http.MethodGet, path); rec.Code != 200 && rec.Code != 503 {
+					if rec := serve(t, h, http.MethodGet, path); rec.Code != 200 && rec.Code != 503 {
 						t.Errorf("GET %s = %d", path, rec.Code)
 					}
 				}
@@ -482,8 +484,8 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 	}
 
 	// Check's own timeout is the only clock here, and a generous one: a server that served connections one at a
-	// time would need len(stalled)*readHeaderTimeout (40 s) to get through the stalled clients first.
-	const timeout = 5 * readHeaderTimeout
+	// time would need len(stalled)*defaultLimits.headTimeout (40 s) to get through the stalled clients first.
+	timeout := 5 * defaultLimits.headTimeout
 	if err := Check(addr, "live", timeout); err != nil {
 		t.Fatalf("check while %d clients stall: %v", len(stalled), err)
 	}
@@ -493,13 +495,13 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 
 	// The stalled connection is closed by the server (EOF), not left open until our generous deadline.
 	c := stalled[0]
-	if err := c.SetReadDeadline(time.Now().Add(5 * readHeaderTimeout)); err != nil {
+	if err := c.SetReadDeadline(time.Now().Add(5 * defaultLimits.headTimeout)); err != nil {
 		t.Fatal(err)
 	}
 	n, err := c.Read(make([]byte, 512))
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("stalled connection still open after %v", 5*readHeaderTimeout)
+		t.Fatalf("stalled connection still open after %v", 5*defaultLimits.headTimeout)
 	}
 	if err == nil {
 		t.Logf("server answered the stalled client with %d bytes before closing", n)
@@ -574,7 +576,7 @@ func TestServerCloseWithStalledClient(t *testing.T) {
 	}
 }
 
-// The handler behind a real net/http server: HEAD carries GET's Content-Length and no body, 405 names what is allowed.
+// The server, read by net/http's client: HEAD carries GET's Content-Length and no body, 405 names what is allowed.
 func TestServerOverHTTP(t *testing.T) {
 	s := startServer(t, boardWith(Status{State: "running", Live: true, Ready: true}), "")
 	base := "http://" + s.Addr().String()
@@ -615,5 +617,48 @@ func TestServerOverHTTP(t *testing.T) {
 				t.Errorf("HEAD: body %q, Content-Length %d; want no body and GET's length", body, resp.ContentLength)
 			}
 		})
+	}
+}
+
+// Close does not wait for a slow READY_URL: after the grace it cuts the connection and ends the probe in flight.
+func TestServerCloseEndsProbe(t *testing.T) {
+	asked, release := make(chan struct{}, 1), make(chan struct{})
+	app := appServer(t, func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	s, err := Listen(Options{Addr: "127.0.0.1:0", ReadyURL: app.URL, Logger: quietLogger()}, boardWith(Status{State: "running", Live: true, Ready: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.lim.grace = 50 * time.Millisecond
+	s.Serve()
+
+	answer := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "GET /ready HTTP/1.1\r\nHost: pinit\r\n\r\n")
+		got, _ := io.ReadAll(c)
+		answer <- string(got)
+	}()
+	<-asked
+	begin := time.Now()
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if took := time.Since(begin); took >= probeTimeout*8/10 {
+		t.Errorf("Close took %v: it waited for the probe", took)
+	}
+	if got := <-answer; got != "" {
+		t.Logf("the client got %q", got)
 	}
 }
