@@ -1,0 +1,536 @@
+// Command loadclient is the benchmarks' own HTTP client. wrk measures
+// throughput but hides failures: it reconnects silently when a server closes a
+// keep-alive connection that has a request pending, never counts a request
+// that gets no answer, and files refused reconnects under write errors. This
+// client speaks raw HTTP/1.1 over net.Conn (no net/http Transport, which
+// retries idempotent requests on reused connections and so hides the same
+// failures) and counts every attempt, separately for fresh connections and for
+// keep-alive ones.
+//
+//	loadclient load -addr 127.0.0.1:8000 -fresh 8 -keepalive 32 -d 10s
+//	loadclient killwatch -parent PID -victim PID -addr 127.0.0.1:8000 -path /pid
+//
+// load prints one RESULT line per kind (fresh, keepalive):
+//
+//	sent       attempts, including those whose connect failed
+//	ok         2xx responses
+//	non2xx     other complete responses
+//	refused    connect() got ECONNREFUSED
+//	reset_eof  ECONNRESET, EPIPE or EOF before a complete response
+//	timeout    no complete response within -timeout (connect included)
+//	other      any other error
+//	reused     (keepalive) failures on a connection that had already served a request
+//
+// killwatch SIGKILLs -victim and reports how long until -parent has a new child
+// (polling /proc) and until a fresh-connection GET of -path answers with a pid
+// that was not a child of -parent before the kill.
+//
+// Only the standard library is used.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loadclient load|killwatch [flags]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "load":
+		os.Exit(load(os.Args[2:]))
+	case "killwatch":
+		os.Exit(killwatch(os.Args[2:]))
+	}
+	fmt.Fprintln(os.Stderr, "usage: loadclient load|killwatch [flags]")
+	os.Exit(2)
+}
+
+// outcome of one request.
+type outcome int
+
+const (
+	okay outcome = iota
+	non2xx
+	refused
+	resetEOF
+	timedOut
+	otherErr
+	nOutcomes
+)
+
+var outcomeNames = [nOutcomes]string{"ok", "non2xx", "refused", "reset_eof", "timeout", "other"}
+
+func classify(err error) outcome {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return okay
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return refused
+	case errors.As(err, &ne) && ne.Timeout():
+		return timedOut
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return resetEOF
+	}
+	return otherErr
+}
+
+// stats are one goroutine's counts; merged at the end.
+type stats struct {
+	sent      int
+	counts    [nOutcomes]int
+	reused    int             // keep-alive failures on a connection that had served a request
+	latencies []time.Duration // of ok responses
+	firstFail time.Duration   // since start; -1: none
+	lastOK    time.Duration
+	buckets   []bucket // the timeline: requests by the time they started, in steps of timelineStep
+}
+
+// timelineStep is the width of one bucket of the -timeline file.
+const timelineStep = 100 * time.Millisecond
+
+type bucket struct {
+	sent, ok, failed int
+	maxLatency       time.Duration // of any request that started in the bucket, failed ones included
+}
+
+func (s *stats) record(start time.Duration, o outcome, took time.Duration) {
+	i := int(start / timelineStep)
+	for len(s.buckets) <= i {
+		s.buckets = append(s.buckets, bucket{})
+	}
+	b := &s.buckets[i]
+	b.sent++
+	if o == okay {
+		b.ok++
+	} else {
+		b.failed++
+	}
+	b.maxLatency = max(b.maxLatency, took)
+}
+
+func newStats() *stats { return &stats{firstFail: -1} }
+
+func (s *stats) merge(o *stats) {
+	s.sent += o.sent
+	for i := range s.counts {
+		s.counts[i] += o.counts[i]
+	}
+	s.reused += o.reused
+	s.latencies = append(s.latencies, o.latencies...)
+	if o.firstFail >= 0 && (s.firstFail < 0 || o.firstFail < s.firstFail) {
+		s.firstFail = o.firstFail
+	}
+	s.lastOK = max(s.lastOK, o.lastOK)
+	for len(s.buckets) < len(o.buckets) {
+		s.buckets = append(s.buckets, bucket{})
+	}
+	for i, b := range o.buckets {
+		t := &s.buckets[i]
+		t.sent += b.sent
+		t.ok += b.ok
+		t.failed += b.failed
+		t.maxLatency = max(t.maxLatency, b.maxLatency)
+	}
+}
+
+// events prints the first few failures with their time, as evidence.
+type events struct {
+	mu    sync.Mutex
+	left  int
+	start time.Time
+}
+
+func (e *events) report(kind string, reused bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.left <= 0 {
+		return
+	}
+	e.left--
+	fmt.Fprintf(os.Stderr, "EVENT t=%.3fs kind=%s reused=%v err=%v\n", time.Since(e.start).Seconds(), kind, reused, err)
+}
+
+type loadConfig struct {
+	addr, path    string
+	timeout       time.Duration
+	stopOnRefused bool
+	start, end    time.Time
+	ev            *events
+}
+
+func load(args []string) int {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "host:port")
+	path := fs.String("path", "/", "request path")
+	fresh := fs.Int("fresh", 4, "goroutines that open a new connection per request (Connection: close)")
+	keep := fs.Int("keepalive", 16, "goroutines that reuse one connection (redial after a failure or a close)")
+	dur := fs.Duration("d", 10*time.Second, "how long to send new requests")
+	timeout := fs.Duration("timeout", 3*time.Second, "per request, connect included")
+	stopOnRefused := fs.Bool("stop-on-refused", false, "a goroutine stops at its first refused connect (the server stopped listening)")
+	nEvents := fs.Int("events", 10, "print this many failures on stderr")
+	label := fs.String("label", "", "copied into the RESULT lines")
+	timeline := fs.String("timeline", "", "write per-100ms rows (t_s kind sent ok failed max_ms) to this file")
+	_ = fs.Parse(args)
+
+	start := time.Now()
+	cfg := loadConfig{addr: *addr, path: *path, timeout: *timeout, stopOnRefused: *stopOnRefused,
+		start: start, end: start.Add(*dur), ev: &events{left: *nEvents, start: start}}
+	run := func(n int, keepAlive bool) *stats {
+		var wg sync.WaitGroup
+		per := make([]*stats, n)
+		for i := range n {
+			per[i] = newStats()
+			wg.Go(func() { cfg.worker(keepAlive, per[i]) })
+		}
+		wg.Wait()
+		total := newStats()
+		for _, s := range per {
+			total.merge(s)
+		}
+		return total
+	}
+	var freshStats, keepStats *stats
+	var wg sync.WaitGroup
+	wg.Go(func() { freshStats = run(*fresh, false) })
+	wg.Go(func() { keepStats = run(*keep, true) })
+	wg.Wait()
+	elapsed := time.Since(start)
+	printResult(*label, "fresh", freshStats, elapsed)
+	printResult(*label, "keepalive", keepStats, elapsed)
+	if *timeline != "" {
+		if err := writeTimeline(*timeline, freshStats, keepStats); err != nil {
+			fmt.Fprintln(os.Stderr, "loadclient:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func writeTimeline(path string, fresh, keep *stats) error {
+	var b strings.Builder
+	b.WriteString("t_s kind sent ok failed max_ms\n")
+	for i := range max(len(fresh.buckets), len(keep.buckets)) {
+		for _, k := range []struct {
+			name string
+			s    *stats
+		}{{"fresh", fresh}, {"keepalive", keep}} {
+			if i < len(k.s.buckets) {
+				x := k.s.buckets[i]
+				fmt.Fprintf(&b, "%.1f %s %d %d %d %.1f\n", (time.Duration(i) * timelineStep).Seconds(), k.name,
+					x.sent, x.ok, x.failed, float64(x.maxLatency.Microseconds())/1000)
+			}
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func printResult(label, kind string, s *stats, elapsed time.Duration) {
+	slices.Sort(s.latencies)
+	pct := func(p float64) string {
+		if len(s.latencies) == 0 {
+			return "NA"
+		}
+		i := min(len(s.latencies)-1, int(p*float64(len(s.latencies))))
+		return fmt.Sprintf("%.2f", float64(s.latencies[i].Microseconds())/1000)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "RESULT label=%s kind=%s sent=%d", label, kind, s.sent)
+	for i, n := range s.counts {
+		fmt.Fprintf(&b, " %s=%d", outcomeNames[i], n)
+	}
+	failed := s.sent - s.counts[okay]
+	fmt.Fprintf(&b, " failed=%d", failed)
+	if kind == "keepalive" {
+		fmt.Fprintf(&b, " reused=%d", s.reused)
+	}
+	fmt.Fprintf(&b, " rps=%.0f p50_ms=%s p99_ms=%s max_ms=%s", float64(s.counts[okay])/elapsed.Seconds(), pct(0.50), pct(0.99), pct(1))
+	if s.firstFail >= 0 {
+		fmt.Fprintf(&b, " first_fail_s=%.3f", s.firstFail.Seconds())
+	} else {
+		b.WriteString(" first_fail_s=NA")
+	}
+	fmt.Fprintf(&b, " last_ok_s=%.3f", s.lastOK.Seconds())
+	fmt.Println(b.String())
+}
+
+// conn is a client connection with its reader and whether it served a request.
+type conn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	served bool
+}
+
+func (cfg *loadConfig) worker(keepAlive bool, s *stats) {
+	kind := "fresh"
+	if keepAlive {
+		kind = "keepalive"
+	}
+	var cur *conn
+	defer func() {
+		if cur != nil {
+			cur.c.Close()
+		}
+	}()
+	req := []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pinit-loadclient\r\n", cfg.path, cfg.addr))
+	if keepAlive {
+		req = append(req, "\r\n"...)
+	} else {
+		req = append(req, "Connection: close\r\n\r\n"...)
+	}
+	for time.Now().Before(cfg.end) {
+		t0 := time.Now()
+		s.sent++
+		reused := cur != nil && cur.served
+		status, keep, err := cfg.do(&cur, req)
+		o := classify(err)
+		if err == nil && (status < 200 || status > 299) {
+			o = non2xx
+		}
+		s.counts[o]++
+		now := time.Now()
+		s.record(t0.Sub(cfg.start), o, now.Sub(t0))
+		if o == okay {
+			s.latencies = append(s.latencies, now.Sub(t0))
+			s.lastOK = now.Sub(cfg.start)
+		} else {
+			if s.firstFail < 0 {
+				s.firstFail = t0.Sub(cfg.start)
+			}
+			if reused && err != nil {
+				s.reused++
+			}
+			if err != nil {
+				cfg.ev.report(kind, reused, err)
+			} else {
+				cfg.ev.report(kind, reused, fmt.Errorf("HTTP %d", status))
+			}
+		}
+		if err != nil || !keep || !keepAlive {
+			if cur != nil {
+				cur.c.Close()
+				cur = nil
+			}
+		}
+		if o == refused {
+			if cfg.stopOnRefused {
+				return
+			}
+			time.Sleep(time.Millisecond) // do not spin on a closed port
+		}
+	}
+}
+
+// do sends one request on *cur, dialling first when there is no connection,
+// and reads the whole response. keep says whether the connection may be reused.
+func (cfg *loadConfig) do(cur **conn, req []byte) (status int, keep bool, err error) {
+	deadline := time.Now().Add(cfg.timeout)
+	if *cur == nil {
+		d := net.Dialer{Deadline: deadline}
+		c, err := d.Dial("tcp", cfg.addr)
+		if err != nil {
+			return 0, false, err
+		}
+		*cur = &conn{c: c, br: bufio.NewReader(c)}
+	}
+	c := *cur
+	if err := c.c.SetDeadline(deadline); err != nil {
+		return 0, false, err
+	}
+	if _, err := c.c.Write(req); err != nil {
+		return 0, false, err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, false, err
+	}
+	c.served = true
+	return resp.StatusCode, !resp.Close, nil
+}
+
+// get does one fresh-connection GET and returns the status and body.
+func get(addr, path string, timeout time.Duration) (int, []byte, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr); err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+func killwatch(args []string) int {
+	fs := flag.NewFlagSet("killwatch", flag.ExitOnError)
+	parent := fs.Int("parent", 0, "pid of the manager whose worker is killed")
+	victim := fs.Int("victim", 0, "pid of the worker to SIGKILL")
+	addr := fs.String("addr", "127.0.0.1:8000", "host:port")
+	path := fs.String("path", "/pid", "route answering {\"pid\": N}")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this")
+	interval := fs.Duration("interval", 5*time.Millisecond, "one probe request every interval")
+	label := fs.String("label", "", "copied into the KILL line")
+	_ = fs.Parse(args)
+	if *parent <= 0 || *victim <= 0 {
+		fmt.Fprintln(os.Stderr, "killwatch: -parent and -victim are required")
+		return 2
+	}
+
+	seen := map[int]bool{}
+	before := map[int]bool{} // children of parent before the kill
+	scanProc(seen, func(pid, ppid int) {
+		if ppid == *parent {
+			before[pid] = true
+		}
+	})
+	if !before[*victim] {
+		fmt.Fprintf(os.Stderr, "killwatch: %d is not a child of %d\n", *victim, *parent)
+		return 2
+	}
+
+	t0 := time.Now()
+	if err := syscall.Kill(*victim, syscall.SIGKILL); err != nil {
+		fmt.Fprintln(os.Stderr, "killwatch: kill:", err)
+		return 1
+	}
+	deadline := t0.Add(*timeout)
+
+	// The new process: poll /proc for a child of parent that was not there.
+	procDone := make(chan struct{})
+	var procAt time.Duration = -1
+	var newPID int
+	go func() {
+		defer close(procDone)
+		for time.Now().Before(deadline) {
+			found := 0
+			scanProc(seen, func(pid, ppid int) {
+				if ppid == *parent && !before[pid] && found == 0 {
+					found = pid
+				}
+			})
+			if found != 0 {
+				procAt, newPID = time.Since(t0), found
+				return
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+	}()
+
+	// Serving: a probe every interval, each on a fresh connection, until one
+	// answers with a pid that was not a child before the kill.
+	var mu sync.Mutex
+	var serveAt time.Duration = -1
+	var servePID, probes, probeFails int
+	var slowest time.Duration
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	ticker := time.NewTicker(*interval)
+loop:
+	for time.Now().Before(deadline) {
+		select {
+		case <-stop:
+			break loop
+		case <-ticker.C:
+		}
+		mu.Lock()
+		probes++
+		mu.Unlock()
+		wg.Go(func() {
+			p0 := time.Now()
+			status, body, err := get(*addr, *path, time.Until(deadline))
+			took := time.Since(p0)
+			mu.Lock()
+			defer mu.Unlock()
+			slowest = max(slowest, took)
+			if err != nil || status != 200 {
+				probeFails++
+				return
+			}
+			var v struct {
+				PID int `json:"pid"`
+			}
+			if json.Unmarshal(body, &v) != nil || v.PID == 0 || before[v.PID] {
+				return
+			}
+			if serveAt < 0 {
+				serveAt, servePID = time.Since(t0), v.PID
+				close(stop)
+			}
+		})
+	}
+	ticker.Stop()
+	wg.Wait()
+	<-procDone
+
+	ms := func(d time.Duration) string {
+		if d < 0 {
+			return "NA"
+		}
+		return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000)
+	}
+	fmt.Printf("KILL label=%s victim=%d proc_ms=%s new_pid=%d serve_ms=%s serve_pid=%d probes=%d probe_fails=%d slowest_probe_ms=%s\n",
+		*label, *victim, ms(procAt), newPID, ms(serveAt), servePID, probes, probeFails, ms(slowest))
+	return 0
+}
+
+// scanProc calls fn(pid, ppid) for every process in /proc not in seen yet,
+// and marks it seen. Only new pids are read, so a poll costs one readdir.
+func scanProc(seen map[int]bool, fn func(pid, ppid int)) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || seen[pid] {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		seen[pid] = true
+		fn(pid, ppid)
+	}
+}
