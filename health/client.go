@@ -58,7 +58,7 @@ func get(ctx context.Context, u *url.URL) (*response, error) {
 		req += "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)) + "\r\n"
 	}
 	req += "Connection: close\r\n\r\n"
-	if _, err = io.WriteString(c, req); err == nil {
+	if err = send(c, []byte(req)); err == nil {
 		err = r.readHead()
 	}
 	if err != nil {

@@ -193,7 +193,7 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(s.lim.writeTimeout))
-	if _, err := c.Write(rep.appendTo(nil, req.proto, req.method == "HEAD", s.h.now())); err != nil {
+	if err := send(c, rep.appendTo(nil, req.proto, req.method == "HEAD", s.h.now())); err != nil {
 		return
 	}
 	linger(c, s.lim.linger)
