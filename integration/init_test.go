@@ -344,7 +344,9 @@ func TestInitSIGCHLDNotForwarded(t *testing.T) {
 // without waiting for them, so they are re-parented to PID 1 or to the nearest
 // subreaper; then the first shell becomes "sleep 1000". The orphans are
 // subshells (no exec: forking is what costs) blocked opening the FIFO until
-// release is called; then they all exit at once.
+// release is called; then they all exit at once. release wakes only those
+// already blocked in their open: on a loaded machine a subshell may be alive
+// but not there yet, so callers release again until every one is gone.
 func orphanMaker(t *testing.T, n int) (argv []string, release func()) {
 	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "fifo")
@@ -402,9 +404,9 @@ func TestInitReapsOrphans(t *testing.T) {
 			pollEvery(t, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("pinit has %d orphans", orphanCount), func() bool {
 				return takeCensus(pid) == census{live: orphanCount, sleeps: 1}
 			})
-			release() // a thousand exits at once: SIGCHLD coalesces
 			deadline := time.Now().Add(60 * time.Second)
 			for {
+				release() // a thousand exits at once: SIGCHLD coalesces
 				c := takeCensus(pid)
 				if c.reaped() {
 					break
@@ -449,9 +451,9 @@ func TestInitOrphansNegativeControl(t *testing.T) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid1))
 		return string(comm) == "sleep\n" && takeCensus(pid1) == census{live: n}
 	})
-	release()
 	var c census
-	pollEvery(t, 10*time.Second, 20*time.Millisecond, fmt.Sprintf("%d zombies", n), func() bool {
+	pollEvery(t, 30*time.Second, 20*time.Millisecond, fmt.Sprintf("%d zombies", n), func() bool {
+		release()
 		c = takeCensus(pid1)
 		return c.zombies == n
 	})
@@ -468,12 +470,12 @@ func TestInitReapsWorkerOrphans(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			const n = 20
-			p := startInit(t, opts{pidns: m.pidns}, workerBin, "orphans", strconv.Itoa(n), "--linger", "3s")
+			p := startInit(t, opts{pidns: m.pidns}, workerBin, "orphans", strconv.Itoa(n), "--linger", "5s")
 			pid := p.pid()
 			p.waitStdout(fmt.Sprintf("spawned %d\n", n), 30*time.Second)
 			// pinit's now, while they linger, not the host's init's: the last
-			// one is re-parented as its parent exits and lives 3 s more.
-			pollEvery(t, 3*time.Second, 20*time.Millisecond, "pinit has orphans besides its child", func() bool {
+			// one is re-parented as its parent exits and lives 5 s more.
+			pollEvery(t, 5*time.Second, 20*time.Millisecond, "pinit has orphans besides its child", func() bool {
 				return len(childProcs(pid)) > 1
 			})
 			var cs []procEntry
