@@ -3,6 +3,7 @@
 package pid1
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"time"
@@ -37,6 +38,7 @@ type Child struct {
 func (c *Child) Wait() int {
 	c.defaults()
 	var grace <-chan time.Time
+	armed := false // the grace runs once, from the first stop signal
 	var buf []Exit
 	for {
 		select {
@@ -54,9 +56,10 @@ func (c *Child) Wait() int {
 				}
 				continue
 			}
-			c.Log.Info("signal received", "signal", SignalName(sig))
+			c.Log.Log(context.Background(), SignalLevel(sig), "signal received", "signal", SignalName(sig))
 			c.forward(c.PID, sig)
-			if (sig == unix.SIGTERM || sig == unix.SIGINT) && grace == nil {
+			if (sig == unix.SIGTERM || sig == unix.SIGINT) && !armed {
+				armed = true
 				c.OnState("stopping")
 				grace = c.After(c.Grace)
 			}
@@ -96,6 +99,15 @@ func (c *Child) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+}
+
+// SignalLevel is the log level of "signal received": debug for SIGURG, which
+// the Go runtime also sends pinit itself (see Forwardable), info otherwise.
+func SignalLevel(sig os.Signal) slog.Level {
+	if sig == unix.SIGURG {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // SignalName is the SIGTERM-style name of sig, for logs.

@@ -93,8 +93,8 @@ func Resolve(name string, env []string) (string, error) {
 			return path, nil
 		}
 		var se *StartError
-		if denied == nil && errors.As(err, &se) && se.Code() == ExitNotExecutable {
-			denied = err
+		if denied == nil && errors.As(err, &se) && se.Code() == ExitNotExecutable && !errors.Is(err, unix.EISDIR) {
+			denied = err // a shell skips directories in PATH, but not files it may not run
 		}
 	}
 	if denied != nil {

@@ -96,6 +96,9 @@ func start(t *testing.T, o opts, args ...string) *pinit {
 	}
 	p := &pinit{t: t, cmd: cmd, stdout: &buffer{}, stderr: &buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	// A process pinit left behind may hold the output pipes open: report
+	// pinit's own exit anyway.
+	cmd.WaitDelay = 2 * time.Second
 	// Its own process group, so that cleanup can kill whatever it left.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

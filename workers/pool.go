@@ -3,6 +3,7 @@
 package workers
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -167,7 +168,7 @@ func (p *Pool) done() bool {
 
 // signal handles one signal: the table of what each means in pool mode.
 func (p *Pool) signal(sig os.Signal) {
-	p.log.Info("signal received", "signal", pid1.SignalName(sig))
+	p.log.Log(context.Background(), pid1.SignalLevel(sig), "signal received", "signal", pid1.SignalName(sig))
 	switch sig {
 	case unix.SIGTERM, unix.SIGINT:
 		p.stop(p.cfg.DrainDelay, p.cfg.StopSignal)
