@@ -1,0 +1,554 @@
+package integration
+
+// Helpers shared by the pool, health and uvicorn tests: HTTP clients for the
+// workers' port and the health server, a load generator that counts failed
+// requests, pinit's JSON log lines, and what the kernel says about processes
+// and sockets (/proc).
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requestTimeout bounds one request to a worker. It is long: a request may
+// wait in a slot's queue while a loaded machine starts a new uvicorn.
+const requestTimeout = 30 * time.Second
+
+// hello is what GET / (and /slow) of the test worker and of the FastAPI app answer.
+type hello struct {
+	WorkerID  string `json:"worker_id"`
+	PID       int    `json:"pid"`
+	ListenPID int    `json:"listen_pid"`
+}
+
+// healthReport is the JSON body of /health and /ready.
+type healthReport struct {
+	Status  string `json:"status"`
+	State   string `json:"state"`
+	Workers []struct {
+		Slot     int     `json:"slot"`
+		PID      int     `json:"pid"`
+		State    string  `json:"state"`
+		Restarts int     `json:"restarts"`
+		Uptime   float64 `json:"uptime_seconds"`
+	} `json:"workers"`
+}
+
+// pids lists the workers' pids (as pinit sees them: in its PID namespace).
+func (r healthReport) pids() []int {
+	var pids []int
+	for _, w := range r.Workers {
+		pids = append(pids, w.PID)
+	}
+	return pids
+}
+
+// allUp reports whether the report lists n workers, each up with its own pid.
+func (r healthReport) allUp(n int) bool {
+	if len(r.Workers) != n {
+		return false
+	}
+	seen := map[int]bool{}
+	for _, w := range r.Workers {
+		if w.State != "up" || w.PID == 0 || seen[w.PID] {
+			return false
+		}
+		seen[w.PID] = true
+	}
+	return true
+}
+
+// freshClient opens a new connection for every request.
+func freshClient() *http.Client {
+	return &http.Client{
+		Timeout:   requestTimeout,
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+	}
+}
+
+// keepAliveClient keeps one connection open across requests. Like every
+// HTTP client, it retries an idempotent request once on a fresh connection
+// when a kept-alive one turns out to have been closed by the server (RFC
+// 9110 §9.2.2): that is how keep-alive ends, not a failure.
+func keepAliveClient() *http.Client {
+	return &http.Client{
+		Timeout:   requestTimeout,
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1},
+	}
+}
+
+// getHello GETs url and decodes the worker's answer; any status but 200 is an error.
+func getHello(c *http.Client, url string) (hello, error) {
+	var h hello
+	resp, err := c.Get(url)
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return h, fmt.Errorf("GET %s: %s: reading body: %w", url, resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return h, fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, &h); err != nil || h.PID == 0 {
+		return h, fmt.Errorf("GET %s: not a worker's answer: %q", url, body)
+	}
+	return h, nil
+}
+
+// mustHello is getHello on a fresh connection, failing the test on error.
+func mustHello(t *testing.T, url string) hello {
+	t.Helper()
+	h, err := getHello(freshClient(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// health GETs path ("/health" or "/ready") from the health server at addr and
+// returns the status code and the decoded report; code 0 when nothing answered.
+func health(addr, path string) (int, healthReport, error) {
+	var rep healthReport
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + path)
+	if err != nil {
+		return 0, rep, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, rep, err
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return resp.StatusCode, rep, fmt.Errorf("GET %s: not a health report: %q", path, body)
+	}
+	return resp.StatusCode, rep, nil
+}
+
+// waitHealth polls path on addr until it answers code and cond (nil: any
+// report) holds, and returns the report.
+func waitHealth(t *testing.T, addr, path string, code int, timeout time.Duration, cond func(healthReport) bool) healthReport {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(timeout)
+	for {
+		c, r, err := health(addr, path)
+		if err == nil && c == code && (cond == nil || cond(r)) {
+			return r
+		}
+		last = fmt.Sprintf("%d %+v %v", c, r, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s %d; last answer: %s", timeout, path, code, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitPoolUp waits until /ready says 200 with n workers up, and returns the report.
+func waitPoolUp(t *testing.T, healthAddr string, n int) healthReport {
+	t.Helper()
+	return waitHealth(t, healthAddr, "/ready", 200, 60*time.Second, func(r healthReport) bool { return r.allUp(n) })
+}
+
+// serversSeen sends n requests on fresh connections and returns the answers
+// by worker pid. A request that fails fails the test.
+func serversSeen(t *testing.T, url string, n int) map[int]hello {
+	t.Helper()
+	seen := map[int]hello{}
+	c := freshClient()
+	for range n {
+		h, err := getHello(c, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[h.PID] = h
+	}
+	return seen
+}
+
+// waitServers sends requests on fresh connections until the answers have come
+// from want distinct pids, and returns them by pid.
+func waitServers(t *testing.T, url string, want int, timeout time.Duration) map[int]hello {
+	t.Helper()
+	seen := map[int]hello{}
+	c := freshClient()
+	eventually(t, timeout, fmt.Sprintf("requests reach %d distinct workers", want), func() bool {
+		h, err := getHello(c, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[h.PID] = h
+		return len(seen) >= want
+	})
+	return seen
+}
+
+// loadStats counts one kind of request of a load.
+type loadStats struct {
+	ok, failed atomic.Int64
+}
+
+// load is a client loop of our own against a worker port: some goroutines
+// open a fresh connection per request, others keep theirs alive. A failed
+// request is an error from the client (connection refused, reset, EOF, a
+// timeout) or any status but 200.
+type load struct {
+	fresh, keep loadStats
+	reused      atomic.Int64 // keep-alive requests that went on an already open connection
+	mu          sync.Mutex
+	pids        map[int]int   // answers by worker pid
+	failures    []loadFailure // the first few hundred
+	stop        chan struct{}
+	wg          sync.WaitGroup
+}
+
+// loadFailure is one failed request of a load.
+type loadFailure struct {
+	sent time.Time // when the request began
+	at   time.Time // when it failed
+	kind string    // "fresh" or "keep-alive"
+	err  error
+}
+
+func (f loadFailure) String() string {
+	return fmt.Sprintf("%s %s: %v", f.at.Format("15:04:05.000"), f.kind, f.err)
+}
+
+// startLoad starts fresh goroutines that each open a new connection per
+// request and keep goroutines that each keep one connection alive, all
+// GETting url until l.halt.
+func startLoad(t *testing.T, url string, fresh, keep int) *load {
+	l := &load{pids: map[int]int{}, stop: make(chan struct{})}
+	run := func(c *http.Client, st *loadStats, kind string) {
+		defer l.wg.Done()
+		trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+			if ci.Reused {
+				l.reused.Add(1)
+			}
+		}}
+		for {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, url, nil)
+			sent := time.Now()
+			h, err := doHello(c, req)
+			if err != nil {
+				if t.Context().Err() != nil {
+					return
+				}
+				st.failed.Add(1)
+				l.mu.Lock()
+				if len(l.failures) < 500 {
+					l.failures = append(l.failures, loadFailure{sent, time.Now(), kind, err})
+				}
+				l.mu.Unlock()
+				continue
+			}
+			st.ok.Add(1)
+			l.mu.Lock()
+			l.pids[h.PID]++
+			l.mu.Unlock()
+		}
+	}
+	for range fresh {
+		l.wg.Add(1)
+		go run(freshClient(), &l.fresh, "fresh")
+	}
+	for range keep {
+		l.wg.Add(1)
+		go run(keepAliveClient(), &l.keep, "keep-alive")
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+func doHello(c *http.Client, req *http.Request) (hello, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return hello{}, err
+	}
+	defer resp.Body.Close()
+	return doHelloResponse(resp)
+}
+
+// doHelloResponse reads a worker's answer; any status but 200 is an error.
+func doHelloResponse(resp *http.Response) (hello, error) {
+	var h hello
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return h, fmt.Errorf("%s: reading body: %w", resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return h, fmt.Errorf("%s: %q", resp.Status, body)
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return h, fmt.Errorf("not a worker's answer: %q", body)
+	}
+	return h, nil
+}
+
+// halt stops the load and waits for its requests in flight.
+func (l *load) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// total is how many requests succeeded so far.
+func (l *load) total() int64 { return l.fresh.ok.Load() + l.keep.ok.Load() }
+
+// waitMore waits until n more requests have succeeded than when it was called.
+func (l *load) waitMore(t *testing.T, n int64, timeout time.Duration) {
+	t.Helper()
+	base := l.total()
+	eventually(t, timeout, fmt.Sprintf("%d more requests succeed", n), func() bool { return l.total() >= base+n })
+}
+
+// check fails the test if any request failed, but those excused says are
+// not pinit's doing (nil excuses nothing), and logs the counts.
+func (l *load) check(t *testing.T, excused func(loadFailure) bool) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Logf("load: fresh connections %d ok, %d failed; keep-alive %d ok (%d on a reused connection), %d failed; answers by pid %v",
+		l.fresh.ok.Load(), l.fresh.failed.Load(), l.keep.ok.Load(), l.reused.Load(), l.keep.failed.Load(), l.pids)
+	var failed, excuses []string
+	for _, f := range l.failures {
+		if excused != nil && excused(f) {
+			excuses = append(excuses, f.String())
+		} else {
+			failed = append(failed, f.String())
+		}
+	}
+	if len(excuses) > 0 {
+		t.Logf("%d failures excused:\n%s", len(excuses), strings.Join(excuses, "\n"))
+	}
+	if n := l.fresh.failed.Load() + l.keep.failed.Load(); n > int64(len(l.failures)) {
+		failed = append(failed, fmt.Sprintf("and %d more", n-int64(len(l.failures))))
+	}
+	if len(failed) > 0 {
+		t.Errorf("%d requests failed:\n%s", len(failed), strings.Join(failed, "\n"))
+	}
+	if l.fresh.ok.Load() == 0 || l.keep.ok.Load() == 0 || l.reused.Load() == 0 {
+		t.Errorf("the load did not exercise both kinds of connection")
+	}
+}
+
+// logLine is one of pinit's JSON log lines.
+type logLine map[string]any
+
+func (l logLine) str(k string) string {
+	s, _ := l[k].(string)
+	return s
+}
+
+func (l logLine) num(k string) int {
+	f, _ := l[k].(float64)
+	return int(f)
+}
+
+func (l logLine) time() time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, l.str("time"))
+	return t
+}
+
+// logs parses pinit's JSON log lines (workers' own stderr lines are skipped)
+// and returns those whose msg is msg, or all of them when msg is "".
+func (p *pinit) logs(msg string) []logLine {
+	var out []logLine
+	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var l logLine
+		if json.Unmarshal(line, &l) != nil {
+			continue
+		}
+		if msg == "" || l.str("msg") == msg {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitLogs waits until pinit has logged at least n lines with msg that
+// match cond (nil: any) and returns them.
+func (p *pinit) waitLogs(msg string, n int, timeout time.Duration, cond func(logLine) bool) []logLine {
+	p.t.Helper()
+	var got []logLine
+	eventually(p.t, timeout, fmt.Sprintf("%d log lines %q", n, msg), func() bool {
+		got = got[:0]
+		for _, l := range p.logs(msg) {
+			if cond == nil || cond(l) {
+				got = append(got, l)
+			}
+		}
+		return len(got) >= n
+	})
+	return got
+}
+
+// hostPID maps the pid of one of pinit's children in pinit's PID namespace
+// (what the worker and /health report) to its pid on the host, or fails.
+func (p *pinit) hostPID(nspid int) int {
+	p.t.Helper()
+	var host int
+	eventually(p.t, 5*time.Second, fmt.Sprintf("worker %d is a child of pinit", nspid), func() bool {
+		for _, c := range children(p.pid()) {
+			if nsPID(c) == nspid {
+				host = c
+				return true
+			}
+		}
+		return false
+	})
+	return host
+}
+
+// children lists the children of pid, forked by any of its threads.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		data, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// nsPID is the pid of the host process pid in its innermost PID namespace, or 0.
+func nsPID(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				return 0
+			}
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return 0
+}
+
+// kill sends sig to a host pid, failing the test on error.
+func kill(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("kill %d %v: %v", pid, sig, err)
+	}
+}
+
+// sockets is what /proc/net/tcp says about the IPv4 TCP sockets bound to
+// 127.0.0.1:port: how many listen (one per slot: pinit and the slot's worker
+// share it), how many connections wait in their accept queues, how many are
+// established (accepted or queued), and how many of those hold bytes the
+// server has not read yet.
+type sockets struct{ listening, queued, established, unread int }
+
+func tcpSockets(port int) sockets {
+	var s sockets
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return sockets{-1, -1, -1, -1}
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != want {
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		n, _ := strconv.ParseInt(rx, 16, 64)
+		switch f[3] {
+		case "0A": // LISTEN: rx_queue is the accept queue's length
+			s.listening++
+			s.queued += int(n)
+		case "01": // ESTABLISHED: rx_queue is the bytes received and not read
+			s.established++
+			if n > 0 {
+				s.unread++
+			}
+		}
+	}
+	return s
+}
+
+// ports hands out loopback ports, each once per test binary: two pinits
+// given the same LISTEN would both bind it (SO_REUSEPORT) and share each
+// other's connections.
+var ports struct {
+	mu   sync.Mutex
+	used map[int]bool
+}
+
+// port is a free loopback port no other test of this run has been given.
+func port(t *testing.T) int {
+	t.Helper()
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.used == nil {
+		ports.used = map[int]bool{}
+	}
+	for range 100 {
+		p := freePort(t)
+		if !ports.used[p] {
+			ports.used[p] = true
+			return p
+		}
+	}
+	t.Fatal("no unused free port")
+	return 0
+}
+
+// addr is "127.0.0.1:<a port of its own>".
+func addr(t *testing.T) string {
+	t.Helper()
+	return "127.0.0.1:" + strconv.Itoa(port(t))
+}
+
+// isResetOrEOF reports whether err is a connection the server reset or
+// closed before it answered (not a refused one, not an HTTP status).
+func isResetOrEOF(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// rawRequest writes a GET request for path on conn.
+func rawRequest(conn net.Conn, path string) error {
+	_, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: pinit-test\r\nConnection: close\r\n\r\n", path)
+	return err
+}
