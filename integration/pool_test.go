@@ -125,6 +125,14 @@ func testServesEverySlot(t *testing.T, cmd command, n int) {
 		if h := seen[w.PID]; h.WorkerID != strconv.Itoa(w.Slot) {
 			t.Errorf("/health has pid %d in slot %d, but it says WORKER_ID=%q", w.PID, w.Slot, h.WorkerID)
 		}
+		// The workers write straight to pinit's stdout and stderr, not to a pipe of pinit's.
+		for _, fd := range []int{1, 2} {
+			mine, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", p.pid(), fd))
+			theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", p.hostPID(w.PID), fd))
+			if mine == "" || theirs != mine {
+				t.Errorf("worker %d has fd %d %q, pinit has %q: want the same", w.PID, fd, theirs, mine)
+			}
+		}
 	}
 }
 
@@ -698,6 +706,33 @@ func TestPoolQuitIsFastStop(t *testing.T) {
 	l := p.waitLogs("drain started", 1, time.Second, nil)[0]
 	if l.str("drain_delay") != "0s" || l.str("stop_signal") != "SIGQUIT" {
 		t.Errorf("drain started with drain_delay=%q stop_signal=%q, want 0s and SIGQUIT", l.str("drain_delay"), l.str("stop_signal"))
+	}
+}
+
+func TestPoolQuitBoundedByGrace(t *testing.T) {
+	t.Parallel()
+	// The workers catch SIGQUIT and stay.
+	p := startPool(t, testWorker("signals", "--stay"), map[string]string{"LISTEN": "none", "GRACE_TIMEOUT": "1s"})
+	p.waitStdoutCount("ready\n", 2, 30*time.Second)
+	p.signal(syscall.SIGQUIT)
+	if code := p.wait(30 * time.Second); code != 1 {
+		t.Errorf("pinit exited %d, want 1: the workers had to be killed at GRACE_TIMEOUT", code)
+	}
+	if n := strings.Count(p.stdout.String(), "got SIGQUIT\n"); n != 2 {
+		t.Errorf("%d workers got SIGQUIT, want 2", n)
+	}
+}
+
+func TestPoolStopSignal(t *testing.T) {
+	t.Parallel()
+	p := startPool(t, testWorker("serve"), map[string]string{"STOP_SIGNAL": "INT"})
+	waitPoolUp(t, p.healthAddr, 2)
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Errorf("pinit exited %d, want 0", code)
+	}
+	if n := strings.Count(p.stderr.String(), "got SIGINT, shutting down"); n != 2 {
+		t.Errorf("%d workers got SIGINT (STOP_SIGNAL=INT), want 2; stderr:\n%s", n, p.stderr)
 	}
 }
 
