@@ -3,11 +3,11 @@ package health
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"testing/iotest"
@@ -262,8 +262,8 @@ func TestServerBodyIgnoredSlowReader(t *testing.T) {
 	}
 }
 
-// With every connection slot held by a stalled client, new connections are closed at once, unanswered; once the
-// stalled ones reach the head timeout and go, /health is answered again.
+// With every connection slot held by a stalled client, a new connection takes the place of the oldest stalled
+// one: /health is answered at once, however many slow clients keep coming, and the evicted ones are closed.
 func TestServerConnectionFlood(t *testing.T) {
 	s, err := Listen(Options{Addr: "127.0.0.1:0", Logger: quietLogger()}, new(Board))
 	if err != nil {
@@ -271,13 +271,12 @@ func TestServerConnectionFlood(t *testing.T) {
 	}
 	const slots = 8
 	s.lim.maxConns = slots
-	s.lim.headTimeout = time.Second
+	s.lim.headTimeout = time.Minute // no help from the timeout: eviction alone must do it
 	s.Serve()
 	t.Cleanup(func() { s.Close() })
 	addr := s.Addr().String()
 
-	var stalled []net.Conn
-	for range slots {
+	stall := func() net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -286,41 +285,38 @@ func TestServerConnectionFlood(t *testing.T) {
 		if _, err := io.WriteString(c, "GET /health HTTP/1.1\r\n"); err != nil {
 			t.Fatal(err)
 		}
-		stalled = append(stalled, c)
+		return c
 	}
-	waitFor(t, "every slot taken", func() bool {
+	open := func() int {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return len(s.conns) == slots
-	})
-
-	// Beyond the limit: closed at once, well before the head timeout, without a word.
-	var wg sync.WaitGroup
-	for range 3 * slots {
-		wg.Go(func() {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			_ = c.SetReadDeadline(time.Now().Add(s.lim.headTimeout / 2))
-			n, err := c.Read(make([]byte, 64))
-			var ne net.Error
-			if n > 0 || err == nil || errors.As(err, &ne) && ne.Timeout() {
-				t.Errorf("connection beyond the limit: read %d bytes, %v; want it closed at once", n, err)
-			}
-		})
+		return len(s.conns) - s.evicting
 	}
-	wg.Wait()
-
-	// Once the stalled clients are dropped, the server answers again.
-	waitFor(t, "/health answered after the flood", func() bool { return Check(addr, "live", time.Second) == nil })
-	for _, c := range stalled {
-		_ = c.SetReadDeadline(time.Now().Add(time.Second))
-		if n, err := c.Read(make([]byte, 64)); err == nil {
-			t.Errorf("stalled client still connected (read %d bytes)", n)
+	var first []net.Conn
+	for range slots {
+		first = append(first, stall())
+		// One at a time, so that the order of acceptance is the order here.
+		want := len(first)
+		waitFor(t, fmt.Sprintf("%d connections open", want), func() bool { return open() == want })
+	}
+	// A flood of more slow clients, then an honest check: answered.
+	for range 3 * slots {
+		stall()
+	}
+	if err := Check(addr, "live", 5*time.Second); err != nil {
+		t.Fatalf("/health during a flood of slow clients: %v", err)
+	}
+	// The first stalled clients were the oldest: dropped without a word.
+	for i, c := range first {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(make([]byte, 64))
+		var ne net.Error
+		if n > 0 || err == nil || errors.As(err, &ne) && ne.Timeout() {
+			t.Errorf("oldest stalled client %d: read %d bytes, %v; want it closed", i, n, err)
 		}
+	}
+	if n := open(); n > slots {
+		t.Errorf("%d connections open, limit %d", n, slots)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // its own goroutine, so they bound what one connection costs, not how long others wait. They are fields, not
 // constants, so that tests can shrink them.
 type limits struct {
-	maxConns     int           // connections served at once; more are closed as soon as they are accepted
+	maxConns     int           // connections served at once; beyond it the oldest one still sending its head is dropped
 	maxHead      int           // bytes of request line and headers
 	headTimeout  time.Duration // to receive the whole head, from the moment the connection is accepted
 	writeTimeout time.Duration // to write the answer
@@ -53,13 +53,20 @@ type Server struct {
 
 	ctx    context.Context // ends when Close gives up waiting: READY_URL probes in flight stop
 	cancel context.CancelFunc
-	slots  chan struct{} // one token per connection being served
 
-	mu      sync.Mutex
-	serving bool
-	closed  bool
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup // the accept loop and every connection's goroutine
+	mu       sync.Mutex
+	serving  bool
+	closed   bool
+	conns    map[net.Conn]*connState
+	evicting int            // connections closed to make room whose goroutines have not ended yet
+	wg       sync.WaitGroup // the accept loop and every connection's goroutine
+}
+
+// connState is what the server knows of one open connection.
+type connState struct {
+	accepted time.Time
+	gotHead  bool // its request head has arrived: it is being answered
+	evicted  bool
 }
 
 // Listen binds opts.Addr and prepares the server; nothing is served until Serve. The error names the address,
@@ -88,7 +95,7 @@ func Listen(opts Options, board *Board) (*Server, error) {
 		lim:    defaultLimits,
 		ctx:    ctx,
 		cancel: cancel,
-		conns:  make(map[net.Conn]struct{}),
+		conns:  make(map[net.Conn]*connState),
 	}, nil
 }
 
@@ -103,13 +110,14 @@ func (s *Server) Serve() {
 		return
 	}
 	s.serving = true
-	s.slots = make(chan struct{}, s.lim.maxConns)
 	s.wg.Go(s.accept)
 }
 
 // accept runs until the listener is closed. Accept errors other than that (EMFILE: out of file descriptors) are
-// retried after a pause that doubles from 5 ms to 1 s, as net/http does, rather than in a hot loop. A connection
-// beyond maxConns is closed at once; a warning says so once per flood (until half the slots are free again).
+// retried after a pause that doubles from 5 ms to 1 s, as net/http does, rather than in a hot loop. When maxConns
+// connections are open, a new one takes the place of the oldest one still sending its request head: a flood of
+// slow clients cannot lock a prompt health check out, since an honest request's head arrives at once. Only when
+// every open connection is being answered is the new one closed. A warning says so once per flood.
 func (s *Server) accept() {
 	var pause time.Duration
 	flooded := false
@@ -129,46 +137,74 @@ func (s *Server) accept() {
 			continue
 		}
 		pause = 0
-		select {
-		case s.slots <- struct{}{}:
-			flooded = flooded && len(s.slots) > s.lim.maxConns/2
-		default:
+		ok, evicted, closing := s.admit(c)
+		if closing {
 			c.Close()
-			if !flooded {
-				flooded = true
-				s.log.Warn("health server: too many connections, closing new ones", "limit", s.lim.maxConns)
-			}
-			continue
-		}
-		if !s.track(c, true) { // Close has begun
-			c.Close()
-			<-s.slots
 			return
+		}
+		if (!ok || evicted) && !flooded {
+			flooded = true
+			s.log.Warn("health server: too many connections, dropping the slowest", "limit", s.lim.maxConns)
+		}
+		if !ok {
+			c.Close()
+			continue
 		}
 		s.wg.Go(func() {
 			defer func() {
-				s.track(c, false)
+				s.drop(c)
 				c.Close()
-				<-s.slots
 			}()
 			s.serveConn(c)
 		})
 	}
 }
 
-// track adds c to the open connections, or removes it. Adding fails once Close has begun.
-func (s *Server) track(c net.Conn, add bool) bool {
+// admit records c as open. At the limit it closes the oldest connection still sending its head to make room
+// (evicted), or refuses c when there is none (ok false). It refuses everything once Close has begun (closing).
+func (s *Server) admit(c net.Conn) (ok, evicted, closing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, c)
-		return true
-	}
 	if s.closed {
-		return false
+		return false, false, true
 	}
-	s.conns[c] = struct{}{}
-	return true
+	if len(s.conns)-s.evicting >= s.lim.maxConns {
+		var victim net.Conn
+		var oldest *connState
+		for vc, st := range s.conns {
+			if !st.gotHead && !st.evicted && (oldest == nil || st.accepted.Before(oldest.accepted)) {
+				victim, oldest = vc, st
+			}
+		}
+		if victim == nil {
+			return false, false, false
+		}
+		oldest.evicted = true
+		s.evicting++
+		victim.Close() // its goroutine sees the error, ends and calls drop
+		evicted = true
+	}
+	s.conns[c] = &connState{accepted: time.Now()}
+	return true, evicted, false
+}
+
+// drop forgets c once its goroutine ends.
+func (s *Server) drop(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.conns[c]; st != nil && st.evicted {
+		s.evicting--
+	}
+	delete(s.conns, c)
+}
+
+// gotHead marks c as being answered: no longer a candidate for eviction.
+func (s *Server) gotHead(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.conns[c]; st != nil {
+		st.gotHead = true
+	}
 }
 
 // serveConn answers the one request of c. A connection that closes, fails or times out before a whole head has
@@ -178,6 +214,7 @@ func (s *Server) serveConn(c net.Conn) {
 	req := request{proto: "HTTP/1.1"}
 	var rep reply
 	head, err := readHead(c, s.lim.maxHead)
+	s.gotHead(c)
 	switch {
 	case errors.Is(err, errHeadTooLarge):
 		rep = errorReply(431)
