@@ -66,6 +66,7 @@ func (b *buffer) String() string {
 type opts struct {
 	env   map[string]string // the whole environment besides PATH
 	pidns bool              // run as PID 1 of a new PID namespace
+	files []*os.File        // inherited by pinit as fds 3, 4, ... (not close-on-exec)
 }
 
 // pinit is one running pinit.
@@ -96,6 +97,7 @@ func start(t *testing.T, o opts, args ...string) *pinit {
 	}
 	p := &pinit{t: t, cmd: cmd, stdout: &buffer{}, stderr: &buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	cmd.ExtraFiles = o.files
 	// A process pinit left behind may hold the output pipes open: report
 	// pinit's own exit anyway.
 	cmd.WaitDelay = 2 * time.Second

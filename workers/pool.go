@@ -65,6 +65,7 @@ type Pool struct {
 // New binds LISTEN once per slot. Nothing is started yet: a bind failure
 // leaves nothing running.
 func New(cfg Config) (*Pool, error) {
+	closeInheritedOnExec()
 	p := newPool(cfg)
 	for i := 0; i < cfg.Workers; i++ {
 		if _, err := p.addSlot(); err != nil {
@@ -259,6 +260,10 @@ func (p *Pool) scaleDown() {
 				p.retire(w)
 			}
 		}
+		// Out of the SO_REUSEPORT group as soon as the worker closes its
+		// copy: new connections go to the other slots instead of queueing
+		// on a socket nobody will accept from.
+		s.closeSocket()
 		p.log.Info("scaled down", "workers", p.active(), "slot", s.id)
 		return
 	}
@@ -306,7 +311,7 @@ func (p *Pool) exited(e pid1.Exit) {
 	if p.stopping() || s.removing {
 		return
 	}
-	d := s.backoff.delay(uptime)
+	d := s.backoff.delay(uptime, w.up)
 	s.restartAt = now.Add(d)
 	s.restarts++
 	p.log.Info("restart scheduled", "slot", s.id, "delay", d.String(), "restarts", s.restarts)
@@ -492,10 +497,10 @@ func (p *Pool) startWorker(s *slot, now time.Time) *worker {
 	}
 	pid, err := p.start(proc)
 	if err != nil {
-		d := s.backoff.delay(0)
+		d := s.backoff.delay(0, false)
 		s.fails++
-		s.restartAt = now.Add(max(d, backoffFirst))
-		p.log.Error("start worker", "slot", s.id, "err", err, "retry_in", max(d, backoffFirst).String())
+		s.restartAt = now.Add(d)
+		p.log.Error("start worker", "slot", s.id, "err", err, "retry_in", d.String())
 		return nil
 	}
 	w := &worker{pid: pid, slot: s, gen: p.gen, started: now}

@@ -178,11 +178,16 @@ func TestPoolRestartBackoffAndCrashLoop(t *testing.T) {
 
 func TestPoolBackoffResetsAfterTenSeconds(t *testing.T) {
 	f := newFake(t, 1, nil)
-	f.exit(f.slotPID(0), 1, 0) // at once
-	f.exit(f.slotPID(0), 1, 0) // 0.1 s
+	f.exit(f.slotPID(0), 1, 0) // died before it was up: waits 0.1 s
+	if f.p.slots[0].cur != nil {
+		t.Fatal("a worker that died on start was restarted without a delay")
+	}
 	f.advance(100 * time.Millisecond)
+	f.exit(f.slotPID(0), 1, 0) // 0.2 s
+	f.advance(200 * time.Millisecond)
+	f.slotPID(0)
 	f.advance(backoffReset)
-	f.exit(f.slotPID(0), 1, 0) // ran 10 s: at once again
+	f.exit(f.slotPID(0), 1, 0) // was up and ran 10 s: at once again
 	f.slotPID(0)
 }
 
