@@ -66,6 +66,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 		env "$(health_env "$n")" hyperfine -N --style none --warmup 10 --runs "$RUNS" \
 			--export-json "$RAW/start-$n-$r.json" -- "${cmd[*]}" >/dev/null 2>>"$RAW/hyperfine.log"
 		jq -r '.results[0].median * 1000' "$RAW/start-$n-$r.json" >>"$RAW/start-$n"
+		jq -r '(.results[0].user + .results[0].system) * 1000' "$RAW/start-$n-$r.json" >>"$RAW/cpu-$n"
 	done
 	echo "round $r: $(busy)" >>"$RAW/busy-a"
 done
@@ -77,17 +78,19 @@ tini_ms=$(median <"$RAW/start-tini")
 	echo "### (a) time to run /bin/true under the init"
 	echo
 	echo "hyperfine -N, $RUNS runs after 10 warm-ups, per init per round; $ROUNDS rounds, order rotated each round."
-	echo "Median of the per-round medians; the spread is the lowest and highest round median."
+	echo "Median of the per-round medians; the spread is the lowest and highest round median. CPU ms: user+system"
+	echo "time per run (init and /bin/true together, hyperfine's mean), median over rounds: less sensitive than"
+	echo "wall time to other sessions' load."
 	echo "pinit+health: HEALTH_LISTEN=127.0.0.1:port (the default :8081 binds every address; same work)."
 	echo
-	echo "| init | median ms | rounds min..max ms | ratio to bare | minus tini ms |"
-	echo "| --- | ---: | ---: | ---: | ---: |"
+	echo "| init | median ms | rounds min..max ms | ratio to bare | minus tini ms | CPU ms (user+sys) |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 	for n in "${NAMES[@]}"; do
 		m=$(median <"$RAW/start-$n")
 		lo=$(sort -g "$RAW/start-$n" | head -1)
 		hi=$(sort -g "$RAW/start-$n" | tail -1)
-		printf '| %s | %.3f | %.3f..%.3f | %s | %+.3f |\n' "$n" "$m" "$lo" "$hi" "$(ratio "$m" "$bare")" \
-			"$(awk -v a="$m" -v b="$tini_ms" 'BEGIN {print a - b}')"
+		printf '| %s | %.3f | %.3f..%.3f | %s | %+.3f | %.3f |\n' "$n" "$m" "$lo" "$hi" "$(ratio "$m" "$bare")" \
+			"$(awk -v a="$m" -v b="$tini_ms" 'BEGIN {print a - b}')" "$(median <"$RAW/cpu-$n")"
 	done
 	echo
 	sed 's/^/    /' "$RAW/busy-a"

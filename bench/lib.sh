@@ -56,10 +56,11 @@ machine() {
 	printf -- '- pinit: %s, built from the working tree (%s)\n' "$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')" "$(go version | awk '{print $3}')"
 }
 
-# busy prints how loaded the machine is right now: load averages and top's idle %.
+# busy prints how loaded the machine is right now: load averages and the CPU idle % that
+# top measures over half a second (its second sample; the first is since boot).
 busy() {
 	local idle
-	idle=$(top -bn1 | awk -F',' '/^%Cpu/ { for (i = 1; i <= NF; i++) if ($i ~ / id/) { gsub(/[^0-9.]/, "", $i); print $i } }')
+	idle=$(top -bn2 -d0.5 | awk -F',' '/^%Cpu/ { for (i = 1; i <= NF; i++) if ($i ~ / id/) { gsub(/[^0-9.]/, "", $i); v = $i } } END { print v }')
 	printf 'load %s, cpu idle %s%%' "$(cut -d' ' -f1-3 /proc/loadavg)" "${idle:-?}"
 }
 

@@ -9,7 +9,8 @@
 #   (5) failed requests during a drain (SIGTERM) under load
 # Failures are counted by bench/loadclient (fresh connections and keep-alive separately),
 # not by wrk. Prints a markdown report (also kept in bench/out/pool.md); raw data in bench/out/pool/.
-# Knobs: ROUNDS, DURATION, CONNS, KILL_ROUNDS, RELOAD_ROUNDS, DRAIN_ROUNDS.
+# Knobs: ROUNDS, DURATION, CONNS, KILL_ROUNDS, RELOAD_ROUNDS, DRAIN_ROUNDS; PINIT_B=/path/to/another/pinit
+# adds that build as a fourth manager, "pinit-b" (to try a change against the tree's build).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,17 +35,22 @@ rm -rf "$RAW" && mkdir -p "$RAW"
 cd "$BENCH_DIR" # app.py is here; every manager imports app:app from its working directory
 
 MGRS=(pinit gunicorn uvicorn)
-declare -A PORT PID
-for m in "${MGRS[@]}"; do PORT[$m]=$(free_port); done
-HPORT=$(free_port) # pinit's health server
+declare -A PORT PID HPORT BIN
+BIN[pinit]=$B/pinit
+if [[ -n ${PINIT_B:-} ]]; then
+	[[ -x $PINIT_B ]] || die "PINIT_B=$PINIT_B is not an executable"
+	MGRS=(pinit pinit-b gunicorn uvicorn)
+	BIN[pinit-b]=$PINIT_B
+fi
+for m in "${MGRS[@]}"; do PORT[$m]=$(free_port) HPORT[$m]=$(free_port); done # HPORT: pinit's health server
 
 # start m: start manager m in its own session (so cleanup can end its whole group).
 start() {
 	local m=$1 port=${PORT[$1]}
 	case $m in
-	pinit)
-		WORKERS=2 LISTEN="127.0.0.1:$port" HEALTH_LISTEN="127.0.0.1:$HPORT" GRACE_TIMEOUT=${GRACE}s \
-			setsid "$B/pinit" "$PY" -m uvicorn app:app --fd 3 --no-access-log </dev/null >>"$RAW/$m.log" 2>&1 &
+	pinit | pinit-b)
+		WORKERS=2 LISTEN="127.0.0.1:$port" HEALTH_LISTEN="127.0.0.1:${HPORT[$m]}" GRACE_TIMEOUT=${GRACE}s \
+			setsid "${BIN[$m]}" "$PY" -m uvicorn app:app --fd 3 --no-access-log </dev/null >>"$RAW/$m.log" 2>&1 &
 		;;
 	gunicorn)
 		setsid "$PY" "$(command -v gunicorn)" -k uvicorn.workers.UvicornWorker -w 2 -b "127.0.0.1:$port" \
@@ -75,8 +81,8 @@ serving() {
 		pid=$(curl -s --max-time 1 "http://127.0.0.1:${PORT[$m]}/pid" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' || true)
 		[[ -n $pid && " $seen " != *" $pid "* ]] && seen+=" $pid"
 		if [[ $(wc -w <<<"$seen") -ge 2 ]]; then
-			[[ $m != pinit ]] && return 0
-			curl -sf --max-time 1 "http://127.0.0.1:$HPORT/ready" >/dev/null && return 0
+			[[ $m != pinit* ]] && return 0
+			curl -sf --max-time 1 "http://127.0.0.1:${HPORT[$m]}/ready" >/dev/null && return 0
 		fi
 		sleep 0.1
 	done
@@ -117,6 +123,7 @@ rmax() { { grep '^RESULT' "$1" || true; } | tr ' ' '\n' | awk -F= -v k="$2" '$1 
 	echo "- gunicorn: \`gunicorn -k uvicorn.workers.UvicornWorker -w 2 -b 127.0.0.1:P --keep-alive 5 --graceful-timeout $GRACE app:app\`"
 	echo "  (keep-alive 5 s as uvicorn's default, graceful timeout as pinit's GRACE_TIMEOUT)"
 	echo "- uvicorn: \`$PY -m uvicorn --workers 2 --host 127.0.0.1 --port P --no-access-log app:app\`"
+	[[ -n ${PINIT_B:-} ]] && echo "- pinit-b: as pinit, with $PINIT_B"
 	echo
 } | tee "$OUT/pool.md"
 report() { tee -a "$OUT/pool.md"; }
@@ -169,6 +176,24 @@ g_p99=$(median <"$RAW/p99-gunicorn")
 	echo
 } | report
 
+# ---------------------------------------------------------------- (1b) one connection
+log "(1b) one keep-alive connection, one request at a time"
+for m in "${MGRS[@]}"; do
+	"$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -fresh 0 -keepalive 1 -d 3s -events 3 -label "one-$m" \
+		>"$RAW/one-$m.txt" 2>&1
+done
+{
+	echo "### (1b) one keep-alive connection, one request at a time (\`loadclient load -fresh 0 -keepalive 1 -d 3s\`)"
+	echo
+	echo "| manager | requests/s | p50 ms | p99 ms |"
+	echo "| --- | ---: | ---: | ---: |"
+	for m in "${MGRS[@]}"; do
+		l=$(grep kind=keepalive "$RAW/one-$m.txt" || true)
+		echo "| $m | $(field rps "$l") | $(field p50_ms "$l") | $(field p99_ms "$l") |"
+	done
+	echo
+} | report
+
 # ---------------------------------------------------------------- (2) memory
 {
 	echo "### (2) memory after the throughput runs"
@@ -217,38 +242,43 @@ done
 	echo "bench/loadclient killwatch sends SIGKILL, then polls /proc for a new child of the manager"
 	echo "(new process) and sends a fresh-connection GET /pid every 5 ms until a pid that was not a worker"
 	echo "before answers (serving). Gives up after 3.5 s (NA). Meanwhile \`loadclient load -fresh 4 -keepalive 4\`"
-	echo "runs for 5 s (from 1 s before the kill); its failures and slowest request are summed over rounds."
+	echo "runs for 5 s (from 1 s before the kill); its failures are summed and its slowest request is the worst over rounds."
 	echo "Median (min..max) of $KILL_ROUNDS rounds."
 	echo
-	echo "| manager | new process ms | serving ms | failed (fresh: refused/reset/timeout; keep-alive: reset/timeout) | slowest request ms |"
-	echo "| --- | ---: | ---: | --- | ---: |"
+	echo "| manager | victim dead ms | reaped ms | new process ms | serving ms | failed: fresh refused/reset/timeout, keep-alive reset/timeout | slowest request ms |"
+	echo "| --- | ---: | ---: | ---: | ---: | --- | ---: |"
 	for m in "${MGRS[@]}"; do
-		pm=$(sed -n 's/.*proc_ms=\([^ ]*\).*/\1/p' "$RAW/kill-$m" | nums | median)
-		sm=$(sed -n 's/.*serve_ms=\([^ ]*\).*/\1/p' "$RAW/kill-$m" | nums | median)
-		pna=$(grep -c 'proc_ms=NA' "$RAW/kill-$m" || true)
-		sna=$(grep -c 'serve_ms=NA' "$RAW/kill-$m" || true)
-		prange=$(sed -n 's/.*proc_ms=\([^ ]*\).*/\1/p' "$RAW/kill-$m" | sort -g | paste -sd' ' | awk '{print $1 ".." $NF}')
-		srange=$(sed -n 's/.*serve_ms=\([^ ]*\).*/\1/p' "$RAW/kill-$m" | sort -g | paste -sd' ' | awk '{print $1 ".." $NF}')
-		fr="" ka="" slow=0
+		row="| $m"
+		for k in dead_ms reaped_ms proc_ms serve_ms; do
+			v=$(sed -n "s/.* $k=\([^ ]*\).*/\1/p" "$RAW/kill-$m")
+			na=$(grep -c NA <<<"$v" || true)
+			row+=" | $(nums <<<"$v" | median) ($(paste -sd' ' <<<"$v" | tr ' ' '\n' | sort -g | paste -sd' ' | awk '{print $1 ".." $NF}'))"
+			[[ $na -gt 0 ]] && row+=", none in $na"
+		done
+		fr=0 frr=0 frt=0 kr=0 kt=0 slow=0
 		for ((r = 0; r < KILL_ROUNDS; r++)); do
 			lf=$RAW/kill-load-$m-$r.txt
-			fr+="$(rsum "$lf" refused fresh)/$(rsum "$lf" reset_eof fresh)/$(rsum "$lf" timeout fresh) "
-			ka+="$(rsum "$lf" reset_eof keepalive)/$(rsum "$lf" timeout keepalive) "
+			fr=$((fr + $(rsum "$lf" refused fresh))) frr=$((frr + $(rsum "$lf" reset_eof fresh))) frt=$((frt + $(rsum "$lf" timeout fresh)))
+			kr=$((kr + $(rsum "$lf" reset_eof keepalive))) kt=$((kt + $(rsum "$lf" timeout keepalive)))
 			slow=$(awk -v a="$slow" -v b="$(rmax "$lf" max_ms)" 'BEGIN {print (b > a) ? b : a}')
 		done
-		echo "| $m | $pm ($prange)$([[ $pna -gt 0 ]] && echo ", none in $pna") | $sm ($srange)$([[ $sna -gt 0 ]] && echo ", none in $sna") | fresh ${fr% }; keep-alive ${ka% } | $slow |"
+		echo "$row | $fr/$frr/$frt, $kr/$kt | $slow |"
 	done
+	echo
+	echo "dead: the kernel has ended the victim (zombie); reaped: its manager waited for it; new process: the"
+	echo "manager's new child exists; serving: it answered a request."
 	echo
 	echo "Raw killwatch lines:"
 	echo
-	cat "$RAW"/kill-pinit "$RAW"/kill-gunicorn "$RAW"/kill-uvicorn | sed 's/^/    /'
+	for m in "${MGRS[@]}"; do cat "$RAW/kill-$m"; done | sed 's/^/    /'
 	echo
 	sed 's/^/    /' "$RAW/busy-3"
 	echo
 } | report
 
 # ---------------------------------------------------------------- (4) reload
-RELOADABLE=(pinit gunicorn)
+RELOADABLE=()
+for m in "${MGRS[@]}"; do [[ $m == uvicorn ]] || RELOADABLE+=("$m"); done
 log "(4) reload under load: $RELOAD_ROUNDS rounds x ${RELOADABLE[*]}"
 for m in "${MGRS[@]}"; do [[ $(workers "$m" | wc -l) -ge 2 ]] || restart "$m"; done
 for ((r = 0; r < RELOAD_ROUNDS; r++)); do
@@ -257,7 +287,7 @@ for ((r = 0; r < RELOAD_ROUNDS; r++)); do
 		old=$(workers "$m" | paste -sd' ')
 		lf=$RAW/reload-$m-$r.txt
 		echo "before: $(busy)" >>"$RAW/busy-4"
-		"$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -fresh 8 -keepalive 24 -d 9s -events 40 \
+		"$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -fresh 8 -keepalive 24 -d 8s -events 40 \
 			-timeline "$RAW/reload-timeline-$m-$r.txt" -label "reload-$m-$r" >"$lf" 2>"$RAW/reload-events-$m-$r.txt" &
 		lp=$!
 		track "$lp"
@@ -285,7 +315,7 @@ done
 {
 	echo "### (4) reload (SIGHUP) under load"
 	echo
-	echo "\`loadclient load -fresh 8 -keepalive 24\` for 9 s, SIGHUP to the manager at 2 s. Reload time: from SIGHUP"
+	echo "\`loadclient load -fresh 8 -keepalive 24\` for 8 s, SIGHUP to the manager at 2 s. Reload time: from SIGHUP"
 	echo "until no old worker is left and 2 workers run. Failures summed over $RELOAD_ROUNDS rounds."
 	echo "keep-alive failures are split: on a connection that had already answered (reused: the HTTP/1.1"
 	echo "race of a server closing an idle connection as the next request goes out; clients retry those)"
@@ -330,6 +360,9 @@ for ((r = 0; r < DRAIN_ROUNDS; r++)); do
 		sleep 2
 		t0=$(date +%s%N)
 		kill -TERM "${PID[$m]}"
+		# Is the port still listening, with connections queued, while the workers shut down?
+		sleep 0.1
+		echo "$(ss -ltnH "sport = :${PORT[$m]}" | awk '{q += $2; n++} END {printf "%d listening, Recv-Q %d", n, q}')" >"$RAW/drain-ss-$m-$r.txt"
 		for ((k = 0; k < 300; k++)); do kill -0 "${PID[$m]}" 2>/dev/null || break; sleep 0.02; done
 		took=$((($(date +%s%N) - t0) / 1000000))
 		code=0
@@ -347,8 +380,8 @@ done
 	echo "goroutine, 32 per round). Summed over $DRAIN_ROUNDS rounds. What should be zero: resets and timeouts"
 	echo "of requests on new connections (the server accepted the connection, then dropped it)."
 	echo
-	echo "| manager | drain ms, exit code | requests | refused | fresh reset/timeout | keep-alive: reused / new conn failed | last 2xx after SIGTERM ms |"
-	echo "| --- | --- | ---: | ---: | --- | --- | --- |"
+	echo "| manager | drain ms, exit code | requests | refused | fresh reset/timeout | keep-alive: reused / new conn failed | last 2xx after SIGTERM ms | 100 ms after SIGTERM |"
+	echo "| --- | --- | ---: | ---: | --- | --- | --- | --- |"
 	for m in "${MGRS[@]}"; do
 		sent=0 ref=0 frr=0 frt=0 kr=0 kn=0 last=""
 		for ((r = 0; r < DRAIN_ROUNDS; r++)); do
@@ -361,10 +394,11 @@ done
 			sig=$(awk -v r=$((r + 1)) 'NR == r {print $3}' "$RAW/drain-ms-$m")
 			last+="$(awk -v l="$(rmax "$lf" last_ok_s)" -v s="$sig" 'BEGIN {printf "%.0f", l * 1000 - s}') "
 		done
-		echo "| $m | $(awk '{printf "%s%s, %s", (NR > 1 ? "; " : ""), $1, $2}' "$RAW/drain-ms-$m") | $sent | $ref | $frr/$frt | $kr / $kn | ${last% } |"
+		echo "| $m | $(awk '{printf "%s%s, %s", (NR > 1 ? "; " : ""), $1, $2}' "$RAW/drain-ms-$m") | $sent | $ref | $frr/$frt | $kr / $kn | ${last% } | $(cat "$RAW"/drain-ss-"$m"-[0-9]*.txt | paste -sd';' | sed 's/;/; /g') |"
 	done
 	echo
-	echo "(\"last 2xx after SIGTERM\": the last successful response, in ms after the signal, per round;"
+	echo "(\"100 ms after SIGTERM\": \`ss -ltn\` on the port, per round: sockets still listening, and connections"
+	echo "queued in them that no process accepts any more. \"last 2xx after SIGTERM\": the last successful response, in ms after the signal, per round;"
 	echo "the client's clock starts a few ms before the script's, so it may read a little high.)"
 	echo
 	sed 's/^/    /' "$RAW/busy-5"

@@ -21,9 +21,10 @@
 //	other      any other error
 //	reused     (keepalive) failures on a connection that had already served a request
 //
-// killwatch SIGKILLs -victim and reports how long until -parent has a new child
-// (polling /proc) and until a fresh-connection GET of -path answers with a pid
-// that was not a child of -parent before the kill.
+// killwatch SIGKILLs -victim and reports how long until the victim is dead (a
+// zombie), reaped (gone from /proc), until -parent has a new child (polling
+// /proc), and until a fresh-connection GET of -path answers with a pid that was
+// not a child of -parent before the kill.
 //
 // Only the standard library is used.
 package main
@@ -425,12 +426,28 @@ func killwatch(args []string) int {
 	deadline := t0.Add(*timeout)
 
 	// The new process: poll /proc for a child of parent that was not there.
+	// Also note when the victim is dead (a zombie: the kernel is done with
+	// it) and reaped (gone: its parent waited for it), to tell the kernel's
+	// share from the manager's.
 	procDone := make(chan struct{})
-	var procAt time.Duration = -1
+	var procAt, deadAt, reapedAt time.Duration = -1, -1, -1
 	var newPID int
+	victimStat := "/proc/" + strconv.Itoa(*victim) + "/stat"
 	go func() {
 		defer close(procDone)
 		for time.Now().Before(deadline) {
+			if reapedAt < 0 {
+				b, err := os.ReadFile(victimStat)
+				switch {
+				case err != nil:
+					reapedAt = time.Since(t0)
+					if deadAt < 0 {
+						deadAt = reapedAt
+					}
+				case deadAt < 0 && isZombie(b):
+					deadAt = time.Since(t0)
+				}
+			}
 			found := 0
 			scanProc(seen, func(pid, ppid int) {
 				if ppid == *parent && !before[pid] && found == 0 {
@@ -439,6 +456,12 @@ func killwatch(args []string) int {
 			})
 			if found != 0 {
 				procAt, newPID = time.Since(t0), found
+				if reapedAt < 0 { // replaced before we saw it go: it went before
+					reapedAt = procAt
+				}
+				if deadAt < 0 {
+					deadAt = reapedAt
+				}
 				return
 			}
 			time.Sleep(500 * time.Microsecond)
@@ -497,9 +520,19 @@ loop:
 		}
 		return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000)
 	}
-	fmt.Printf("KILL label=%s victim=%d proc_ms=%s new_pid=%d serve_ms=%s serve_pid=%d probes=%d probe_fails=%d slowest_probe_ms=%s\n",
-		*label, *victim, ms(procAt), newPID, ms(serveAt), servePID, probes, probeFails, ms(slowest))
+	fmt.Printf("KILL label=%s victim=%d dead_ms=%s reaped_ms=%s proc_ms=%s new_pid=%d serve_ms=%s serve_pid=%d probes=%d probe_fails=%d slowest_probe_ms=%s\n",
+		*label, *victim, ms(deadAt), ms(reapedAt), ms(procAt), newPID, ms(serveAt), servePID, probes, probeFails, ms(slowest))
 	return 0
+}
+
+// isZombie reports whether a /proc/PID/stat line says the process is a zombie
+// (or dead): it has exited and waits for its parent to reap it.
+func isZombie(stat []byte) bool {
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // scanProc calls fn(pid, ppid) for every process in /proc not in seen yet,
