@@ -220,16 +220,54 @@ func testDockerReload(t *testing.T, d *dockerEnv) {
 	l.waitOK(t, 50)
 	results := l.halt()
 
-	var failed []string
+	// When each old worker was told to stop, and when it exited.
+	type window struct{ from, to time.Time }
+	stopping := map[int]window{}
+	for _, l := range c.jsonLogs("stopping worker") {
+		stopping[l.num("pid")] = window{from: l.time()}
+	}
+	for _, l := range c.jsonLogs("worker exited") {
+		if w, ok := stopping[l.num("pid")]; ok {
+			w.to = l.time()
+			stopping[l.num("pid")] = w
+		}
+	}
+	// excused says whether a failure is the test worker's own doing rather
+	// than pinit's: Go's http.Server.Shutdown closes, unanswered, a connection
+	// it accepted but whose first request it reads only once Shutdown has
+	// begun (golang/go#75591). Such a request fails with EOF or a reset (through
+	// docker-proxy as well), was sent before an old worker exited and failed
+	// after that worker was told to stop. pinit's part, the socket that never
+	// stops listening, is what the other failures would show.
+	excused := func(r dockerResult) bool {
+		if !isResetOrEOF(r.err) {
+			return false
+		}
+		for _, w := range stopping {
+			if !r.end.Before(w.from) && !w.to.IsZero() && !r.sent().After(w.to) {
+				return true
+			}
+		}
+		return false
+	}
+
+	var failed, excuses []string
 	byNew := 0
 	for _, r := range results {
-		if r.err != nil {
+		switch {
+		case r.err != nil && excused(r):
+			excuses = append(excuses, fmt.Sprintf("%s %s: %v", r.sent().Format(time.StampMilli), r.path, r.err))
+		case r.err != nil:
 			failed = append(failed, fmt.Sprintf("%s %s: %v", r.sent().Format(time.StampMilli), r.path, r.err))
-		} else if slices.Contains(replaced, r.pid) {
+		case slices.Contains(replaced, r.pid):
 			byNew++
 		}
 	}
 	t.Logf("reload: %d requests, %d failed, %d answered by the new workers; pids %v -> %v", len(results), len(failed), byNew, old, replaced)
+	if len(excuses) > 0 {
+		t.Logf("%d failures excused, dropped by an old worker's http.Server.Shutdown (golang/go#75591):\n%s",
+			len(excuses), strings.Join(excuses, "\n"))
+	}
 	if len(failed) > 0 {
 		t.Errorf("%d requests failed during the reload:\n%s", len(failed), strings.Join(failed[:min(len(failed), 10)], "\n"))
 	}
@@ -266,14 +304,20 @@ func testDockerUser(t *testing.T, d *dockerEnv) {
 	if out, err := c.exec("/sbin/pinit", "--check", "ready"); err != nil {
 		t.Errorf("pinit --check ready as user 65534: %v\n%s", err, out)
 	}
-	procs := c.ps(t)
-	for _, p := range procs {
+	// pinit (PID 1) and its workers; docker exec's own processes (runc init,
+	// the HEALTHCHECK's pinit --check) may show up too, and are not asked about.
+	var ours int
+	for _, p := range c.ps(t) {
+		if p.pid != 1 && !strings.HasPrefix(p.args, "testworker ") {
+			continue
+		}
+		ours++
 		if p.user != "65534" {
 			t.Errorf("process %d (%s) runs as %s, want 65534", p.pid, p.args, p.user)
 		}
 	}
-	if len(procs) < 3 {
-		t.Errorf("want pinit and 2 workers, ps shows %v", procs)
+	if ours != 3 {
+		t.Errorf("want pinit and 2 workers, ps shows %d of them: %v", ours, c.ps(t))
 	}
 }
 

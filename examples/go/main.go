@@ -8,7 +8,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,9 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -26,7 +27,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(hello)}
+	var open atomic.Int64 // connections accepted and not yet closed
+	srv := &http.Server{Handler: http.HandlerFunc(hello), ConnState: func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -41,9 +50,17 @@ func main() {
 	case err := <-served:
 		log.Fatal(err)
 	case <-stop:
-		// Stop accepting, finish what is in flight. pinit's GRACE_TIMEOUT bounds it.
-		if err := srv.Shutdown(context.Background()); err != nil {
-			log.Fatal(err)
+		// Stop accepting, then answer every connection already accepted
+		// (pinit's GRACE_TIMEOUT bounds the wait). Not srv.Shutdown: it
+		// closes, unanswered, a connection whose first request it reads only
+		// after it began (golang/go#75591), which under load turns a rolling
+		// reload into a few failed requests.
+		srv.SetKeepAlivesEnabled(false)
+		ln.Close()
+		<-served
+		for open.Load() > 0 {
+			time.Sleep(10 * time.Millisecond)
+			srv.SetKeepAlivesEnabled(false) // closes the connections that went idle
 		}
 	}
 }
