@@ -7,6 +7,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,60 +211,107 @@ type loadStats struct {
 // open a fresh connection per request, others keep theirs alive. A failed
 // request is an error from the client (connection refused, reset, EOF, a
 // timeout) or any status but 200.
+//
+// The keep-alive goroutines use http.Transport as it is, which behaves like
+// every HTTP/1.1 client: when a server closes a kept-alive connection just as
+// a request goes out on it, and no byte of an answer came back, it sends an
+// idempotent request once more on a new connection (RFC 9110 §9.2.2). Those
+// are counted as retries, not failures: that is how keep-alive ends. A fresh
+// connection is never retried.
 type load struct {
 	fresh, keep loadStats
 	reused      atomic.Int64 // keep-alive requests that went on an already open connection
+	retried     atomic.Int64 // requests the transport sent again on a new connection
+	heldBack    atomic.Int64 // goroutines ended by holdBack: they wanted a new connection
+	heldRetry   atomic.Int64 // of those, the ones that wanted it to send a request again
+	held        atomic.Bool  // no new connection: see holdBack
 	mu          sync.Mutex
 	pids        map[int]int   // answers by worker pid
 	failures    []loadFailure // the first few hundred
 	stop        chan struct{}
-	wg          sync.WaitGroup
+	wg, freshWG sync.WaitGroup
 }
+
+// errHeldBack is the dial error of a load held back.
+var errHeldBack = errors.New("held back: no new connection")
 
 // loadFailure is one failed request of a load.
 type loadFailure struct {
-	sent time.Time // when the request began
-	at   time.Time // when it failed
-	kind string    // "fresh" or "keep-alive"
-	err  error
+	sent     time.Time // when the request began
+	at       time.Time // when it failed
+	kind     string    // "fresh" or "keep-alive"
+	attempts int       // connections the request was tried on (2: retried)
+	reused   bool      // the last of them was an already open connection
+	err      error
 }
 
 func (f loadFailure) String() string {
-	return fmt.Sprintf("%s %s: %v", f.at.Format("15:04:05.000"), f.kind, f.err)
+	conn := "new connection"
+	if f.reused {
+		conn = "reused connection"
+	}
+	return fmt.Sprintf("%s %s (%d attempts, last on a %s): %v", f.at.Format("15:04:05.000"), f.kind, f.attempts, conn, f.err)
 }
+
+// refused reports whether the request failed because nothing listened: no
+// socket of the port accepted the connection.
+func (f loadFailure) refused() bool { return errors.Is(f.err, syscall.ECONNREFUSED) }
 
 // startLoad starts fresh goroutines that each open a new connection per
 // request and keep goroutines that each keep one connection alive, all
 // GETting url until l.halt.
 func startLoad(t *testing.T, url string, fresh, keep int) *load {
 	l := &load{pids: map[int]int{}, stop: make(chan struct{})}
+	dialer := &net.Dialer{}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if l.held.Load() {
+			return nil, errHeldBack
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
 	run := func(c *http.Client, st *loadStats, kind string) {
 		defer l.wg.Done()
-		trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
-			if ci.Reused {
-				l.reused.Add(1)
-			}
-		}}
+		c.Transport.(*http.Transport).DialContext = dial
 		for {
 			select {
 			case <-l.stop:
 				return
 			default:
 			}
+			var attempts int
+			var reused bool
+			trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+				attempts++
+				reused = ci.Reused
+			}}
 			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, url, nil)
 			sent := time.Now()
 			h, err := doHello(c, req)
+			// GotConn runs in this goroutine, in c.Do: attempts is final now.
+			if attempts > 1 {
+				l.retried.Add(int64(attempts - 1))
+			}
 			if err != nil {
 				if t.Context().Err() != nil {
+					return
+				}
+				if errors.Is(err, errHeldBack) {
+					l.heldBack.Add(1)
+					if attempts > 0 {
+						l.heldRetry.Add(1)
+					}
 					return
 				}
 				st.failed.Add(1)
 				l.mu.Lock()
 				if len(l.failures) < 500 {
-					l.failures = append(l.failures, loadFailure{sent, time.Now(), kind, err})
+					l.failures = append(l.failures, loadFailure{sent, time.Now(), kind, attempts, reused, err})
 				}
 				l.mu.Unlock()
 				continue
+			}
+			if reused {
+				l.reused.Add(1)
 			}
 			st.ok.Add(1)
 			l.mu.Lock()
@@ -273,7 +321,11 @@ func startLoad(t *testing.T, url string, fresh, keep int) *load {
 	}
 	for range fresh {
 		l.wg.Add(1)
-		go run(freshClient(), &l.fresh, "fresh")
+		l.freshWG.Add(1)
+		go func() {
+			defer l.freshWG.Done()
+			run(freshClient(), &l.fresh, "fresh")
+		}()
 	}
 	for range keep {
 		l.wg.Add(1)
@@ -308,6 +360,15 @@ func doHelloResponse(resp *http.Response) (hello, error) {
 	return h, nil
 }
 
+// holdBack is what a load balancer does when it takes the pool out: no new
+// connection is opened from now on (a request that needs one ends its
+// goroutine, counted in heldBack), while kept-alive connections carry on. It
+// returns once the fresh requests in flight have ended.
+func (l *load) holdBack() {
+	l.held.Store(true)
+	l.freshWG.Wait()
+}
+
 // halt stops the load and waits for its requests in flight.
 func (l *load) halt() {
 	select {
@@ -328,14 +389,17 @@ func (l *load) waitMore(t *testing.T, n int64, timeout time.Duration) {
 	eventually(t, timeout, fmt.Sprintf("%d more requests succeed", n), func() bool { return l.total() >= base+n })
 }
 
-// check fails the test if any request failed, but those excused says are
-// not pinit's doing (nil excuses nothing), and logs the counts.
+// check logs the counts and fails the test if any request failed, but those
+// excused says are not pinit's doing nor the client's to retry (nil excuses
+// nothing). Call it after halt.
 func (l *load) check(t *testing.T, excused func(loadFailure) bool) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t.Logf("load: fresh connections %d ok, %d failed; keep-alive %d ok (%d on a reused connection), %d failed; answers by pid %v",
-		l.fresh.ok.Load(), l.fresh.failed.Load(), l.keep.ok.Load(), l.reused.Load(), l.keep.failed.Load(), l.pids)
+	t.Logf("load: fresh requests %d ok, %d failed; keep-alive requests %d ok (%d on a reused connection), %d failed; "+
+		"transparent retries %d; answers by pid %v",
+		l.fresh.ok.Load(), l.fresh.failed.Load(), l.keep.ok.Load(), l.reused.Load(), l.keep.failed.Load(),
+		l.retried.Load(), l.pids)
 	var failed, excuses []string
 	for _, f := range l.failures {
 		if excused != nil && excused(f) {
@@ -356,6 +420,19 @@ func (l *load) check(t *testing.T, excused func(loadFailure) bool) {
 	if l.fresh.ok.Load() == 0 || l.keep.ok.Load() == 0 || l.reused.Load() == 0 {
 		t.Errorf("the load did not exercise both kinds of connection")
 	}
+}
+
+// refused lists the requests that failed with a refused connection.
+func (l *load) refused() []loadFailure {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []loadFailure
+	for _, f := range l.failures {
+		if f.refused() {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // logLine is one of pinit's JSON log lines.

@@ -7,7 +7,9 @@
 //	    {"worker_id":"<WORKER_ID>","pid":N,"listen_pid":N}. Writes
 //	    "worker <WORKER_ID> pid <pid> serving" to stderr once serving; with --notify sends
 //	    READY=1 to $NOTIFY_SOCKET ("@name" = abstract) after D. On SIGTERM, SIGQUIT or
-//	    SIGINT: graceful shutdown (in-flight requests finish, no new ones), exit 0.
+//	    SIGINT: a graceful drain (see drain): it stops accepting, answers every connection
+//	    it accepted that sends a request within 1 s, with "Connection: close", and
+//	    exits 0 once they are all answered.
 //	testworker signals [--stay]
 //	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1", "got SIGRTMIN+3") for
 //	    every signal it receives, realtime ones included; exits 0 right after
@@ -55,6 +57,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -138,7 +141,9 @@ func serve(args []string) int {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGQUIT, unix.SIGINT)
-	srv := &http.Server{Handler: mux}
+	cs := newConns()
+	// ReadHeaderTimeout bounds a client that sends part of a request and no more.
+	srv := &http.Server{Handler: mux, ConnState: cs.track, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logf("worker %s pid %d serving", id, pid)
@@ -160,14 +165,134 @@ func serve(args []string) int {
 			return 1
 		case sig := <-stop:
 			logf("worker %s pid %d got %s, shutting down", id, pid, sigName(sig))
-			if err := srv.Shutdown(context.Background()); err != nil {
+			silent, err := drain(srv, ln, served, cs)
+			if err != nil {
 				logf("testworker serve: shutdown: %v", err)
 				return 1
+			}
+			if silent > 0 {
+				logf("worker %s pid %d closed %d connections that sent no request", id, pid, silent)
 			}
 			logf("worker %s pid %d stopped", id, pid)
 			return 0
 		}
 	}
+}
+
+// silentWait is how long a stopping worker waits for a request on a connection
+// it accepted that has sent none yet. A client that connects sends at once.
+const silentWait = time.Second
+
+// drain stops srv gracefully without dropping a request. http.Server.Shutdown
+// alone would: it returns without an answer from a connection it reads a
+// request from after it began (net/http, conn.serve: "if
+// c.server.shuttingDown() { return }"), and a connection the kernel queued
+// and the worker accepted just before its stop has often not been read yet.
+//
+//  1. Close the listener: no more accepts. The listening socket itself stays
+//     open where it is shared (pinit and a reload's new worker hold it), and
+//     the connections queued in it are theirs to accept.
+//  2. Once Serve has returned, every accepted connection has been through
+//     ConnState (StateNew is set before Serve accepts again).
+//  3. SetKeepAlivesEnabled(false): every answer from now on says
+//     "Connection: close", and idle keep-alive connections are closed at
+//     once. A client reusing one at that very moment races the close, as
+//     HTTP/1.1 allows; clients retry an idempotent request on a new
+//     connection (Go's http.Transport does).
+//  4. Wait until no connection owes its client an answer: none is active,
+//     and each one that has sent no request (StateNew) either sends one
+//     within silentWait of the stop or is closed then. One with request
+//     bytes waiting in its socket has sent (its goroutine has not read them
+//     yet) and is waited for; one that sent part of a request and stalls is
+//     ended by ReadHeaderTimeout. Active ones are waited for here, not by
+//     Shutdown: net/http marks a connection active just before it checks
+//     for shutdown, so Shutdown would still drop a request read a moment
+//     before it.
+//  5. Shutdown: nothing is left for it to drop.
+//
+// It returns how many silent connections it closed.
+func drain(srv *http.Server, ln net.Listener, served <-chan error, cs *conns) (int, error) {
+	start := time.Now()
+	ln.Close()
+	<-served // "use of closed network connection": expected
+	srv.SetKeepAlivesEnabled(false)
+	silent := 0
+	deadline := time.NewTimer(silentWait)
+	defer deadline.Stop()
+	for {
+		owed, closed := cs.owing(time.Since(start) >= silentWait)
+		silent += closed
+		if !owed {
+			break
+		}
+		select {
+		case <-cs.changed:
+		case <-deadline.C:
+		}
+	}
+	return silent, srv.Shutdown(context.Background())
+}
+
+// conns follows the server's connections through http.Server.ConnState.
+type conns struct {
+	mu      sync.Mutex
+	state   map[net.Conn]http.ConnState
+	changed chan struct{} // a state changed since the last receive
+}
+
+func newConns() *conns {
+	return &conns{state: map[net.Conn]http.ConnState{}, changed: make(chan struct{}, 1)}
+}
+
+func (c *conns) track(nc net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(c.state, nc)
+	} else {
+		c.state[nc] = st
+	}
+	c.mu.Unlock()
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// owing reports whether some connection still owes its client an answer: one
+// being answered (active), or one that has not sent a request yet (new). With
+// late, new connections with nothing to read are closed instead, and counted.
+func (c *conns) owing(late bool) (owed bool, closed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for nc, st := range c.state {
+		switch {
+		case st == http.StateActive:
+			owed = true
+		case st != http.StateNew:
+		case !late || unread(nc) > 0:
+			owed = true
+		default:
+			nc.Close() // its goroutine sees the error and reports StateClosed
+			delete(c.state, nc)
+			closed++
+		}
+	}
+	return owed, closed
+}
+
+// unread is how many bytes wait in nc's socket, read by no one yet (SIOCINQ).
+func unread(nc net.Conn) int {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n
 }
 
 // sdNotify sends state to $NOTIFY_SOCKET; Go maps a leading "@" to an abstract address.
