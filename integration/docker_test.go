@@ -202,8 +202,15 @@ func testDockerReload(t *testing.T, d *dockerEnv) {
 		"testworker", "serve", "--notify")
 	health := c.addr(8081)
 	old := waitHealth(t, health, "/ready", 200, 30*time.Second, func(r healthReport) bool { return r.allUp(4) }).pids()
+	// The published port, as users reach it, and the container's own address:
+	// through docker-proxy a refused connection shows as an EOF like any
+	// other, there it is one, and none may be (the slot sockets listen
+	// throughout a reload).
+	ip := c.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
 	l := startDockerLoad("http://"+c.addr(8080), "/", "/", "/", "/slow?ms=300", "/slow?ms=300")
+	direct := startDockerLoad("http://"+ip+":8080", "/", "/", "/slow?ms=300")
 	l.waitOK(t, 50)
+	direct.waitOK(t, 50)
 
 	mustDocker(t, "kill", "-s", "HUP", c.name)
 	replaced := waitHealth(t, health, "/ready", 200, 30*time.Second, func(r healthReport) bool {
@@ -218,7 +225,7 @@ func testDockerReload(t *testing.T, d *dockerEnv) {
 		return !slices.ContainsFunc(old, func(p int) bool { return !exited[p] })
 	})
 	l.waitOK(t, 50)
-	results := l.halt()
+	results := append(l.halt(), direct.halt()...)
 
 	// When each old worker was told to stop, and when it exited.
 	type window struct{ from, to time.Time }
@@ -235,10 +242,9 @@ func testDockerReload(t *testing.T, d *dockerEnv) {
 	// excused says whether a failure is the test worker's own doing rather
 	// than pinit's: Go's http.Server.Shutdown closes, unanswered, a connection
 	// it accepted but whose first request it reads only once Shutdown has
-	// begun (golang/go#75591). Such a request fails with EOF or a reset (through
-	// docker-proxy as well), was sent before an old worker exited and failed
-	// after that worker was told to stop. pinit's part, the socket that never
-	// stops listening, is what the other failures would show.
+	// begun (golang/go#75591). Such a request fails with EOF or a reset, was
+	// sent before an old worker exited and failed after that worker was told
+	// to stop. A refused connection is never excused.
 	excused := func(r dockerResult) bool {
 		if !isResetOrEOF(r.err) {
 			return false
@@ -789,7 +795,7 @@ func dockerPoll(t *testing.T, timeout time.Duration, what string, cond func() bo
 
 // dockerResult is one request of a dockerLoad.
 type dockerResult struct {
-	path              string
+	path              string    // the URL
 	start, wrote, end time.Time // wrote: zero if the request was never sent
 	pid               int       // the worker that answered
 	err               error
@@ -854,7 +860,6 @@ func startDockerLoad(base string, paths ...string) *dockerLoad {
 				default:
 				}
 				r := dockerGet(base+path, nil)
-				r.path = path
 				l.mu.Lock()
 				l.results = append(l.results, r)
 				l.mu.Unlock()
