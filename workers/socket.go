@@ -59,17 +59,21 @@ func bindSockaddr(family int, sa unix.Sockaddr) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	opts := []struct{ level, opt, val int }{
+	type opt struct{ level, name, value int }
+	opts := []opt{
 		{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1},
 		{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1},
+		// Accepted connections inherit TCP_NODELAY from the listener. A
+		// worker that wraps fd 3 without knowing it is TCP (uvicorn --fd
+		// takes it for a unix socket) never sets it, and each small
+		// keep-alive response then waits ~40 ms for a delayed ACK.
+		{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
 	}
-	if family == unix.AF_INET6 {
-		if _, any := sa.(*unix.SockaddrInet6); any && sa.(*unix.SockaddrInet6).Addr == [16]byte{} {
-			opts = append(opts, struct{ level, opt, val int }{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0})
-		}
+	if in6, ok := sa.(*unix.SockaddrInet6); ok && in6.Addr == [16]byte{} {
+		opts = append(opts, opt{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0}) // [::] takes IPv4 too
 	}
 	for _, o := range opts {
-		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
+		if err := unix.SetsockoptInt(fd, o.level, o.name, o.value); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
