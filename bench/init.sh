@@ -63,7 +63,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 	for i in $(rotate ${#NAMES[@]} $r); do
 		n=${NAMES[$i]}
 		read -r -a cmd <<<"$(prefix "$n") /bin/true"
-		env "$(health_env "$n")" hyperfine -N --style none --warmup 10 --runs "$RUNS" \
+		waitfor env "$(health_env "$n")" hyperfine -N --style none --warmup 10 --runs "$RUNS" \
 			--export-json "$RAW/start-$n-$r.json" -- "${cmd[*]}" >/dev/null 2>>"$RAW/hyperfine.log"
 		jq -r '.results[0].median * 1000' "$RAW/start-$n-$r.json" >>"$RAW/start-$n"
 		jq -r '(.results[0].user + .results[0].system) * 1000' "$RAW/start-$n-$r.json" >>"$RAW/cpu-$n"
@@ -111,9 +111,9 @@ for ((r = 0; r < RSS_ROUNDS; r++)); do
 		sleep 1
 		if [[ $n == pinit+health-loaded ]]; then
 			# 3 s of /health and /ready requests, fresh and keep-alive, then let it settle.
-			"$B/loadclient" load -addr "127.0.0.1:$HPORT" -path /health -fresh 2 -keepalive 2 -d 3s -events 0 \
+			waitfor "$B/loadclient" load -addr "127.0.0.1:$HPORT" -path /health -fresh 2 -keepalive 2 -d 3s -events 0 \
 				-label "$n" >>"$RAW/mem-load.log"
-			"$B/loadclient" load -addr "127.0.0.1:$HPORT" -path /ready -fresh 2 -keepalive 2 -d 1s -events 0 \
+			waitfor "$B/loadclient" load -addr "127.0.0.1:$HPORT" -path /ready -fresh 2 -keepalive 2 -d 1s -events 0 \
 				-label "$n" >>"$RAW/mem-load.log"
 			sleep 1
 		fi

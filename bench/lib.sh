@@ -16,22 +16,72 @@ need() {
 	[[ ${#missing[@]} -eq 0 ]] || die "missing ${missing[*]}: run .ci/deps"
 }
 
-# Every process a script starts is recorded here and ended by id on exit.
+# Every process a script starts in the background is recorded here (track) and ended on exit
+# (cleanup), with its session: the managers and inits are started with setsid, so their workers
+# and children share their session id even in process groups of their own. Only processes that
+# are still this script's children, and members of their sessions, are signalled, each checked by
+# pid and start time, so that a recycled pid is never hit.
 STARTED=()
 track() { STARTED+=("$1"); }
-cleanup() {
-	local pid
-	for pid in "${STARTED[@]}"; do
-		# The process and, when it leads one, its process group.
-		kill -TERM "$pid" 2>/dev/null || true
-		kill -TERM -- "-$pid" 2>/dev/null || true
+
+# proc_key pid: "pid:starttime", or nothing when the process is gone.
+proc_key() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	echo "$1:$(cut -d' ' -f20 <<<"$stat")"
+}
+
+# proc_ppid pid: the parent's pid, or nothing when the process is gone.
+proc_ppid() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	cut -d' ' -f2 <<<"$stat"
+}
+
+# session_keys pid: proc_key of pid and of every other process in the session it leads.
+session_keys() {
+	local p
+	proc_key "$1"
+	for p in $(ps -e -o pid=,sid= | awk -v s="$1" '$2 == s && $1 != s {print $1}'); do
+		proc_key "$p"
 	done
-	sleep 0.5
+}
+
+# kill_keys SIG key...: signal each process still alive with the same start time.
+kill_keys() {
+	local sig=$1 key
+	shift
+	for key in "$@"; do
+		if [[ -n $key && $(proc_key "${key%%:*}") == "$key" ]]; then
+			kill "-$sig" "${key%%:*}" 2>/dev/null || true
+		fi
+	done
+}
+
+cleanup() {
+	local pid victims=()
 	for pid in "${STARTED[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-		kill -KILL -- "-$pid" 2>/dev/null || true
+		[[ $(proc_ppid "$pid") == "$$" ]] || continue # gone (and maybe recycled): leave it
+		# Everything in its session (workers in their own process groups included).
+		mapfile -t -O "${#victims[@]}" victims < <(session_keys "$pid")
 	done
 	STARTED=()
+	[[ ${#victims[@]} -gt 0 ]] || return 0
+	kill_keys TERM "${victims[@]}"
+	sleep 1
+	kill_keys KILL "${victims[@]}"
+	wait 2>/dev/null || true
+}
+
+# waitfor CMD...: run CMD in the background and wait for it, so that a signal to the script
+# is handled at once (bash runs traps only between foreground commands) and CMD is ended too.
+waitfor() {
+	"$@" &
+	local p=$!
+	track "$p"
+	wait "$p"
 }
 
 # build puts pinit (stripped and not), loadclient and orphans in $OUT/bin.

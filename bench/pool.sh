@@ -89,12 +89,13 @@ serving() {
 	die "$m did not serve with 2 workers within 30 s (see $RAW/$m.log)"
 }
 
-# stop m: SIGTERM the manager and wait for it (SIGKILL its group after 15 s).
+# stop m: SIGTERM the manager and wait for it; SIGKILL what is left of its session after 15 s.
 stop() {
-	local m=$1 pid=${PID[$1]} i
+	local pid=${PID[$1]} i keys
+	mapfile -t keys < <(session_keys "$pid")
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL -- "-$pid" 2>/dev/null || true
+	for ((i = 0; i < 150; i++)); do [[ -n $(proc_key "$pid") ]] || break; sleep 0.1; done
+	kill_keys KILL "${keys[@]}"
 	wait "$pid" 2>/dev/null || true
 }
 
@@ -134,13 +135,13 @@ for m in "${MGRS[@]}"; do serving "$m"; done
 
 # ---------------------------------------------------------------- (1) throughput
 log "(1) throughput: warm-up, then $ROUNDS rounds x ${#MGRS[@]} managers x $DURATION"
-for m in "${MGRS[@]}"; do wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$m]}/" >/dev/null; done
+for m in "${MGRS[@]}"; do waitfor wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$m]}/" >/dev/null; done
 for ((r = 0; r < ROUNDS; r++)); do
 	for i in $(rotate ${#MGRS[@]} $r); do
 		m=${MGRS[$i]}
 		f=$RAW/wrk-$m-$r.txt
 		echo "before: $(busy)" >"$f"
-		wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:${PORT[$m]}/" >>"$f"
+		waitfor wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:${PORT[$m]}/" >>"$f"
 		echo "after: $(busy)" >>"$f"
 		awk '/^Requests\/sec:/ {print $2}' "$f" >>"$RAW/rps-$m"
 		ms "$(awk '$1 == "50%" {print $2}' "$f")" >>"$RAW/p50-$m"
@@ -179,7 +180,7 @@ g_p99=$(median <"$RAW/p99-gunicorn")
 # ---------------------------------------------------------------- (1b) one connection
 log "(1b) one keep-alive connection, one request at a time"
 for m in "${MGRS[@]}"; do
-	"$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -fresh 0 -keepalive 1 -d 3s -events 3 -label "one-$m" \
+	waitfor "$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -fresh 0 -keepalive 1 -d 3s -events 3 -label "one-$m" \
 		>"$RAW/one-$m.txt" 2>&1
 done
 {
@@ -230,8 +231,8 @@ for ((r = 0; r < KILL_ROUNDS; r++)); do
 		track "$lp"
 		sleep 1
 		echo "before: $(busy)" >>"$RAW/busy-3"
-		"$B/loadclient" killwatch -parent "${PID[$m]}" -victim "$victim" -addr "127.0.0.1:${PORT[$m]}" \
-			-path /pid -timeout 3.5s -label "$m-$r" | tee -a "$RAW/kill-$m" >/dev/null
+		waitfor "$B/loadclient" killwatch -parent "${PID[$m]}" -victim "$victim" -addr "127.0.0.1:${PORT[$m]}" \
+			-path /pid -timeout 3.5s -label "$m-$r" >>"$RAW/kill-$m"
 		wait "$lp" || true
 		echo "round $r $m: $(busy)" >>"$RAW/busy-3"
 	done
