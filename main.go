@@ -152,8 +152,7 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 
 // runInit is init mode: one child, tini's duties.
 func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) int {
-	sigs, stop := pid1.Notify() // before the child starts, so no SIGCHLD is missed
-	defer stop()
+	sigs := pid1.Notify() // before the child starts, so no SIGCHLD is missed
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
 		log.Warn("orphans of the child may not be reaped", "err", err)
@@ -179,8 +178,7 @@ func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		board.Set(s)
 	}
 	publish("running")
-	srv := serveHealth(cfg, board, log)
-	defer srv.close()
+	serveHealth(cfg, board, log)
 	log.Debug("config loaded", cfg.logValue()...)
 	log.Info("child started", "pid", pid, "cmd", argv[0], "pid1", isPID1)
 
@@ -195,36 +193,25 @@ func ownsTerminal() bool {
 	return err == nil
 }
 
-// healthServer is the running health server, or nothing when HEALTH_LISTEN=none
-// or its address could not be bound.
-type healthServer struct{ srv *health.Server }
-
 // serveHealth starts the health server. A failure to bind is logged, not
-// fatal: the child is already running and stays the container's purpose.
-func serveHealth(cfg config, board *health.Board, log *slog.Logger) healthServer {
+// fatal: the child is already running and stays the container's purpose. The
+// server lives until pinit exits; nothing needs closing on the way out.
+func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 	if cfg.HealthListen == "" {
-		return healthServer{}
+		return
 	}
 	srv, err := health.Listen(health.Options{Addr: cfg.HealthListen, ReadyURL: cfg.ReadyURL, Logger: log}, board)
 	if err != nil {
 		log.Error("health server not started", "err", err)
-		return healthServer{}
+		return
 	}
 	srv.Serve()
 	log.Debug("health server listening", "addr", srv.Addr().String())
-	return healthServer{srv}
-}
-
-func (h healthServer) close() {
-	if h.srv != nil {
-		_ = h.srv.Close()
-	}
 }
 
 // runPool is pool mode: bind the slot sockets, then start and supervise the workers.
 func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) int {
-	sigs, stop := pid1.Notify()
-	defer stop()
+	sigs := pid1.Notify()
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
 		log.Warn("orphans of the workers may not be reaped", "err", err)
@@ -241,10 +228,8 @@ func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		return 1
 	}
 	// The health server comes up once the first workers are forked.
-	var srv healthServer
-	defer func() { srv.close() }()
 	pool.AfterStart = func() {
-		srv = serveHealth(cfg, board, log)
+		serveHealth(cfg, board, log)
 		log.Debug("config loaded", cfg.logValue()...)
 		log.Info("pool started", "workers", cfg.Workers, "listen", cfg.Listen, "cmd", argv[0], "pid1", isPID1)
 	}
