@@ -50,8 +50,13 @@ func TestDocker(t *testing.T) {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(c, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		t.Skipf("SKIP: NO DOCKER ENGINE ANSWERS, THE DOCKER TESTS DID NOT RUN (docker info: %v: %s)",
-			err, bytes.TrimSpace(out))
+		msg := fmt.Sprintf("NO DOCKER ENGINE ANSWERS, THE DOCKER TESTS DID NOT RUN (docker info: %v: %s)", err, bytes.TrimSpace(out))
+		if os.Getenv("CI") != "" {
+			// CI machines run an engine: a skip there would be a silent pass.
+			t.Fatal(msg)
+		}
+		fmt.Fprintln(os.Stderr, "SKIP:", msg)
+		t.Skip("SKIP: " + msg)
 	}
 	b := make([]byte, 4)
 	rand.Read(b)

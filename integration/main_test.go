@@ -199,21 +199,23 @@ func (p *pinit) signal(sig syscall.Signal) {
 // holds s, and returns the output.
 func (p *pinit) waitStdout(s string, timeout time.Duration) string {
 	p.t.Helper()
-	var out string
-	eventually(p.t, timeout, fmt.Sprintf("stdout holds %q", s), func() bool {
-		out = p.stdout.String()
-		return strings.Contains(out, s)
-	})
-	return out
+	return p.waitOutput(p.stdout, "stdout", s, 1, timeout)
 }
 
 // waitLog waits until pinit's stderr holds s.
 func (p *pinit) waitLog(s string, timeout time.Duration) string {
 	p.t.Helper()
+	return p.waitOutput(p.stderr, "stderr", s, 1, timeout)
+}
+
+// waitOutput waits until buf (pinit's stdout or stderr, named name) holds s
+// at least n times, and returns its contents.
+func (p *pinit) waitOutput(buf *buffer, name, s string, n int, timeout time.Duration) string {
+	p.t.Helper()
 	var out string
-	eventually(p.t, timeout, fmt.Sprintf("stderr holds %q", s), func() bool {
-		out = p.stderr.String()
-		return strings.Contains(out, s)
+	eventually(p.t, timeout, fmt.Sprintf("%s holds %q %d times", name, s, n), func() bool {
+		out = buf.String()
+		return strings.Count(out, s) >= n
 	})
 	return out
 }

@@ -69,23 +69,13 @@ func (p *poolRun) listenPort() int {
 // waitStdoutCount waits until pinit's stdout holds s at least n times.
 func (p *pinit) waitStdoutCount(s string, n int, timeout time.Duration) string {
 	p.t.Helper()
-	var out string
-	eventually(p.t, timeout, fmt.Sprintf("stdout holds %q %d times", s, n), func() bool {
-		out = p.stdout.String()
-		return strings.Count(out, s) >= n
-	})
-	return out
+	return p.waitOutput(p.stdout, "stdout", s, n, timeout)
 }
 
 // waitStderrCount waits until pinit's stderr holds s at least n times.
 func (p *pinit) waitStderrCount(s string, n int, timeout time.Duration) string {
 	p.t.Helper()
-	var out string
-	eventually(p.t, timeout, fmt.Sprintf("stderr holds %q %d times", s, n), func() bool {
-		out = p.stderr.String()
-		return strings.Count(out, s) >= n
-	})
-	return out
+	return p.waitOutput(p.stderr, "stderr", s, n, timeout)
 }
 
 func TestPoolServesEverySlot(t *testing.T) {
