@@ -1057,3 +1057,24 @@ func TestPoolBindConflict(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolListenDefaultsToPORT: in pool mode without LISTEN, pinit binds
+// :$PORT (Cloud Run sets PORT), and SIGINT drains like SIGTERM.
+func TestPoolListenDefaultsToPORT(t *testing.T) {
+	t.Parallel()
+	port := port(t)
+	ha := addr(t)
+	p := start(t, opts{pidns: true, env: map[string]string{
+		"WORKERS": "2", "PORT": strconv.Itoa(port), "HEALTH_LISTEN": ha, "GRACE_TIMEOUT": "20s",
+	}}, workerBin, "serve")
+	waitPoolUp(t, ha, 2)
+	seen := waitServers(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/", 2, 60*time.Second)
+	if len(seen) != 2 {
+		t.Fatalf("requests on :PORT reached %d workers, want 2", len(seen))
+	}
+	p.signal(syscall.SIGINT)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("after SIGINT pinit exited %d, want 0 (a clean drain)", code)
+	}
+	p.waitLog(`"drain finished"`, 5*time.Second)
+}
