@@ -250,7 +250,17 @@ func TestServerBodyIgnoredSlowReader(t *testing.T) {
 	if _, err := io.WriteString(c, "GET /ready HTTP/1.1\r\nHost: pinit\r\nContent-Length: 65536\r\n\r\n"+body); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the server answers and closes meanwhile
+	// Read nothing until the server has answered and closed its end: that
+	// close, with our body partly unread on its side, is what must not reset
+	// the connection.
+	// (The connection lingers open for up to half a second: polling sees it.)
+	seen := false
+	waitFor(t, "the server took the connection and is done with it", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		seen = seen || len(s.conns) > 0
+		return seen && len(s.conns) == 0
+	})
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("no answer: %v", err)
