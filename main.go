@@ -168,16 +168,18 @@ func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) 
 	// The child runs; now what can wait.
 	board := &health.Board{}
 	started := time.Now()
-	publish := func(state string) {
-		s := health.Status{State: state, Live: true, Ready: state == "running"}
-		w := health.Worker{PID: pid, State: "up", Started: started}
-		if state != "running" {
-			w.State = state
+	publish := func(phase health.Phase) {
+		w := health.Worker{PID: pid, State: health.WorkerUp, Started: started}
+		switch phase {
+		case health.PhaseStopping:
+			w.State = health.WorkerStopping
+		case health.PhaseExited:
+			w.State = health.WorkerExited
 		}
-		s.Workers = []health.Worker{w}
-		board.Set(s)
+		// Init mode is ready while its one child runs and no stop has begun.
+		board.Set(health.Status{State: phase, Live: true, Ready: phase == health.PhaseRunning, Workers: []health.Worker{w}})
 	}
-	publish("running")
+	publish(health.PhaseRunning)
 	serveHealth(cfg, board, log)
 	log.Debug("config loaded", cfg.logValue()...)
 	log.Info("child started", "pid", pid, "cmd", argv[0], "pid1", isPID1)

@@ -78,8 +78,7 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 	if path == "/health" {
 		ok = st.Live
 	} else {
-		// Ready is the supervisor's view; a drain or stop is never ready, whatever it says.
-		ok = st.Ready && st.State != "draining" && st.State != "stopping"
+		ok = st.Ready // the supervisor's decision
 		if ok && h.probe != nil {
 			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 			probeErr = h.probe(pctx)
@@ -88,7 +87,7 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 		}
 	}
 
-	rep := report{Status: "ok", State: st.State, Workers: make([]workerReport, 0, len(st.Workers))}
+	rep := report{Status: "ok", State: string(st.State), Workers: make([]workerReport, 0, len(st.Workers))}
 	code := 200
 	if !ok {
 		rep.Status, code = "unavailable", 503
@@ -101,7 +100,7 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 		rep.Workers = append(rep.Workers, workerReport{
 			Slot:          wk.Slot,
 			PID:           wk.PID,
-			State:         wk.State,
+			State:         string(wk.State),
 			Restarts:      wk.Restarts,
 			UptimeSeconds: uptime(wk.Started, t),
 		})

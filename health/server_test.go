@@ -93,15 +93,6 @@ var boards = []struct {
 		workers: []workerReport{{Slot: 0, PID: 12, State: "up", UptimeSeconds: 60}},
 	},
 	{
-		// A drain is never ready, even if the supervisor's snapshot still says so.
-		name: "draining but Ready set",
-		board: func() *Board {
-			return boardWith(Status{State: "draining", Live: true, Ready: true})
-		},
-		health: 200, ready: 503, state: "draining",
-		workers: []workerReport{},
-	},
-	{
 		name: "stopping",
 		board: func() *Board {
 			return boardWith(Status{State: "stopping", Live: true, Workers: []Worker{

@@ -8,18 +8,18 @@ import (
 
 // Worker is one supervised process as /health and /ready report it.
 type Worker struct {
-	Slot     int       // 0-based slot; init mode: 0
-	PID      int       // 0 while the slot is empty
-	State    string    // "starting", "up", "stopping", "backoff", "exited"
+	Slot     int // 0-based slot; init mode: 0
+	PID      int // 0 while the slot is empty
+	State    WorkerState
 	Restarts int       // how many times this slot's process was restarted
 	Started  time.Time // zero while no process runs; uptime is computed at request time
 }
 
 // Status is a snapshot the supervisor publishes whenever its state changes.
 type Status struct {
-	State   string // "starting", "running", "reloading", "draining", "stopping"
-	Live    bool   // false when the pool is crash-looping → /health 503
-	Ready   bool   // the supervisor's own view: every worker up and not draining
+	State   Phase
+	Live    bool // false when the pool is crash-looping → /health 503
+	Ready   bool // decided by the supervisor alone: every worker up, no drain; the server only renders it
 	Workers []Worker
 }
 
@@ -39,7 +39,7 @@ func (b *Board) Set(s Status) {
 func (b *Board) Get() Status {
 	p := b.cur.Load()
 	if p == nil {
-		return Status{State: "starting", Live: true}
+		return Status{State: PhaseStarting, Live: true}
 	}
 	s := *p
 	s.Workers = slices.Clone(s.Workers)

@@ -73,7 +73,7 @@ func TestBoardConcurrent(t *testing.T) {
 				for j := range ws {
 					ws[j] = Worker{Slot: j, PID: w*rounds + i, State: "up"}
 				}
-				b.Set(Status{State: strconv.Itoa(n), Live: true, Ready: n > 0, Workers: ws})
+				b.Set(Status{State: Phase(strconv.Itoa(n)), Live: true, Ready: n > 0, Workers: ws})
 			}
 		})
 	}
@@ -85,13 +85,13 @@ func TestBoardConcurrent(t *testing.T) {
 				if s.State == "starting" {
 					continue
 				}
-				if s.State != strconv.Itoa(len(s.Workers)) || s.Ready != (len(s.Workers) > 0) {
-					errs <- "torn snapshot: " + s.State
+				if string(s.State) != strconv.Itoa(len(s.Workers)) || s.Ready != (len(s.Workers) > 0) {
+					errs <- "torn snapshot: " + string(s.State)
 					return
 				}
 				for _, wk := range s.Workers {
 					if wk.PID != s.Workers[0].PID {
-						errs <- "torn workers in snapshot " + s.State
+						errs <- "torn workers in snapshot " + string(s.State)
 						return
 					}
 				}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/health"
 )
 
 // Child supervises the one child of init mode, tini's job: it forwards every
@@ -29,9 +31,9 @@ type Child struct {
 	Reap  func([]Exit) []Exit
 	Kill  func(pid int, sig os.Signal) error
 	After func(time.Duration) <-chan time.Time
-	// OnState, if set, hears "stopping" when a stop signal arrives and
-	// "exited" when the child is gone: readiness ends at either.
-	OnState func(state string)
+	// OnState, if set, hears PhaseStopping when a stop signal arrives and
+	// PhaseExited when the child is gone: readiness ends at either.
+	OnState func(health.Phase)
 }
 
 // Wait runs until the child exits and returns its exit status (ExitCode).
@@ -51,7 +53,7 @@ func (c *Child) Wait() int {
 						continue
 					}
 					c.Log.Info("child exited", "pid", e.PID, StatusAttr(e.Status))
-					c.OnState("exited")
+					c.OnState(health.PhaseExited)
 					return e.Code()
 				}
 				continue
@@ -60,7 +62,7 @@ func (c *Child) Wait() int {
 			c.forward(c.PID, sig)
 			if (sig == unix.SIGTERM || sig == unix.SIGINT) && !armed {
 				armed = true
-				c.OnState("stopping")
+				c.OnState(health.PhaseStopping)
 				grace = c.After(c.Grace)
 			}
 		case <-grace:
@@ -94,7 +96,7 @@ func (c *Child) defaults() {
 		c.After = time.After
 	}
 	if c.OnState == nil {
-		c.OnState = func(string) {}
+		c.OnState = func(health.Phase) {}
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

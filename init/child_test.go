@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/health"
 )
 
 // fakeChild drives Child.Wait with no process and no clock: the test sends
@@ -27,7 +29,7 @@ type fakeChild struct {
 	killErr func(kill) error
 
 	mu     sync.Mutex
-	states []string
+	states []health.Phase
 }
 
 type kill struct {
@@ -78,7 +80,7 @@ func startFakeChild(t *testing.T) *fakeChild {
 			f.afters <- d
 			return f.grace
 		},
-		OnState: func(s string) {
+		OnState: func(s health.Phase) {
 			f.mu.Lock()
 			f.states = append(f.states, s)
 			f.mu.Unlock()
@@ -175,7 +177,7 @@ func (f *fakeChild) stillWaiting() {
 	}
 }
 
-func (f *fakeChild) statesSeen() []string {
+func (f *fakeChild) statesSeen() []health.Phase {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.states)
@@ -198,7 +200,7 @@ func TestChildForwardsSignals(t *testing.T) {
 	f.noTimer() // none of these is a stop signal
 	f.exit(Exit{PID: childPID, Status: exited(3)})
 	f.wantResult(3)
-	if got := f.statesSeen(); !slices.Equal(got, []string{"exited"}) {
+	if got := f.statesSeen(); !slices.Equal(got, []health.Phase{health.PhaseExited}) {
 		t.Errorf("states %q, want [exited]", got)
 	}
 }
@@ -286,7 +288,7 @@ func TestChildGrace(t *testing.T) {
 			}
 			f.exit(Exit{PID: childPID, Status: signaled(unix.SIGKILL)})
 			f.wantResult(137)
-			if got := f.statesSeen(); !slices.Equal(got, []string{"stopping", "exited"}) {
+			if got := f.statesSeen(); !slices.Equal(got, []health.Phase{health.PhaseStopping, health.PhaseExited}) {
 				t.Errorf("states %q, want [stopping exited]", got)
 			}
 		})

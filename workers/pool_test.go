@@ -16,7 +16,9 @@ import (
 )
 
 // fakeWorld is the outside of a Pool under test: a clock that moves only when
-// told, a process table of fake pids, and a record of every signal sent.
+// told, a process table of fake pids, exits waiting for the reaper, and a
+// record of every signal sent. It drives the pool only as Run does: through
+// handle, and with the timer firing at nextDeadline.
 type fakeWorld struct {
 	t       *testing.T
 	p       *Pool
@@ -24,6 +26,8 @@ type fakeWorld struct {
 	nextPID int
 	started []pid1.Proc
 	sent    []sent
+	exits   []pid1.Exit // what the next reap collects
+	timer   time.Time   // when Run's timer would fire: nextDeadline, taken after every event
 	board   *health.Board
 }
 
@@ -51,34 +55,63 @@ func newFake(t *testing.T, n int, mod func(*Config)) *fakeWorld {
 		return nil
 	}
 	f.p.bind = func(string) (int, error) { return -1, nil }
+	f.p.reap = func(buf []pid1.Exit) []pid1.Exit {
+		buf = append(buf, f.exits...)
+		f.exits = nil
+		return buf
+	}
 	for range n {
 		if _, err := f.p.addSlot(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.p.reconcile()
+	f.p.reconcile() // as Run begins
+	f.timer = f.p.nextDeadline()
 	return f
 }
 
-// advance moves the clock and lets the pool act on it.
+// handle is one turn of Run's loop: the event, then the timer reset.
+func (f *fakeWorld) handle(ev event) {
+	f.p.handle(ev)
+	f.timer = f.p.nextDeadline()
+}
+
+// advance moves the clock by d the way Run's timer would: the pool wakes at
+// each deadline on the way (and only then), which must move forward.
 func (f *fakeWorld) advance(d time.Duration) {
-	f.now = f.now.Add(d)
-	f.p.reconcile()
+	f.t.Helper()
+	end := f.now.Add(d)
+	for range 100000 {
+		if f.timer.After(end) {
+			f.now = end
+			return
+		}
+		if !f.timer.After(f.now) {
+			f.t.Fatalf("nextDeadline %v is not after now %v: Run would spin", f.timer, f.now)
+		}
+		f.now = f.timer
+		f.handle(event{})
+	}
+	f.t.Fatal("the pool woke 100000 times in one advance")
 }
 
 func (f *fakeWorld) signal(sig unix.Signal) {
-	f.p.signal(sig)
-	f.p.reconcile()
+	f.handle(event{sig: sig})
 }
 
-// exit reports pid as exited with code (or killed by sig when sig != 0).
+func (f *fakeWorld) notify(m notifyMsg) {
+	f.handle(event{note: &m})
+}
+
+// exit reports pid as exited with code (or killed by sig when sig != 0),
+// the way the kernel does: a SIGCHLD, then the reaper collects it.
 func (f *fakeWorld) exit(pid, code int, sig unix.Signal) {
 	ws := unix.WaitStatus(code << 8)
 	if sig != 0 {
 		ws = unix.WaitStatus(sig)
 	}
-	f.p.exited(pid1.Exit{PID: pid, Status: ws})
-	f.p.reconcile()
+	f.exits = append(f.exits, pid1.Exit{PID: pid, Status: ws})
+	f.handle(event{sig: unix.SIGCHLD})
 }
 
 // slotPID is the pid serving slot i.
@@ -122,17 +155,28 @@ func TestPoolStartsEveryWorkerAndIsReadyWhenUp(t *testing.T) {
 func TestPoolSdNotify(t *testing.T) {
 	f := newFake(t, 1, nil)
 	pid := f.slotPID(0)
-	f.p.notified(notifyMsg{pid: pid, ready: false}) // STATUS=booting: a speaker
+	f.notify(notifyMsg{pid: pid, ready: false}) // STATUS=booting: a speaker
 	f.advance(5 * time.Second)
 	if f.board.Get().Ready {
 		t.Fatal("a worker that speaks sd_notify is up only on READY=1")
 	}
-	f.p.notified(notifyMsg{pid: pid, ready: true})
-	f.p.reconcile()
+	f.notify(notifyMsg{pid: pid, ready: true})
 	if !f.board.Get().Ready {
 		t.Fatal("READY=1 did not make the worker up")
 	}
-	f.p.notified(notifyMsg{pid: 4242, ready: true}) // unknown sender: ignored
+}
+
+func TestPoolIgnoresNotifyFromStrangers(t *testing.T) {
+	f := newFake(t, 1, nil)
+	f.notify(notifyMsg{pid: 4242, ready: true}) // not a worker of the pool
+	if st := f.board.Get(); st.Ready || st.Workers[0].State != health.WorkerStarting {
+		t.Fatalf("READY=1 from an unknown pid changed the pool: %+v", st)
+	}
+	f.notify(notifyMsg{pid: f.slotPID(0), ready: false}) // the worker speaks: no 1 s rule
+	f.advance(2 * time.Second)
+	if f.board.Get().Ready {
+		t.Fatal("the worker is up without its own READY=1")
+	}
 }
 
 func TestPoolRestartBackoffAndCrashLoop(t *testing.T) {
@@ -245,8 +289,8 @@ func TestPoolRollingReload(t *testing.T) {
 	if s := f.takeSent(); !slices.Equal(s, []sent{{-old1, unix.SIGTERM}}) {
 		t.Fatalf("signals = %v, want SIGTERM to group %d", s, old1)
 	}
-	if f.p.state != "running" {
-		t.Fatalf("state %q after the reload, want running", f.p.state)
+	if f.p.phase != health.PhaseRunning {
+		t.Fatalf("state %q after the reload, want running", f.p.phase)
 	}
 	// A retired worker that ignores the stop is killed at the grace.
 	f.advance(9 * time.Second)
@@ -289,7 +333,7 @@ func TestPoolReloadWaitsForANewWorkerThatDies(t *testing.T) {
 }
 
 func TestPoolDrain(t *testing.T) {
-	f := newFake(t, 2, func(c *Config) { c.DrainDelay = 2 * time.Second })
+	f := newFake(t, 2, func(c *Config) { c.DrainDelay = 1500 * time.Millisecond })
 	f.advance(time.Second)
 	pids := []int{f.slotPID(0), f.slotPID(1)}
 	f.takeSent()
@@ -297,7 +341,7 @@ func TestPoolDrain(t *testing.T) {
 	if st := f.board.Get(); st.Ready || st.State != "draining" {
 		t.Fatalf("right after SIGTERM: %+v, want draining and not ready", st)
 	}
-	f.advance(2*time.Second - time.Millisecond)
+	f.advance(1500*time.Millisecond - time.Millisecond)
 	if s := f.takeSent(); len(s) != 0 {
 		t.Fatalf("workers signalled during the drain delay: %v", s)
 	}
@@ -317,7 +361,8 @@ func TestPoolDrain(t *testing.T) {
 }
 
 func TestPoolDrainKillsAtGrace(t *testing.T) {
-	f := newFake(t, 1, func(c *Config) { c.Grace = 3 * time.Second; c.StopSignal = unix.SIGINT })
+	// A grace that is no whole number of ticks: the pool must wake for it.
+	f := newFake(t, 1, func(c *Config) { c.Grace = 2500 * time.Millisecond; c.StopSignal = unix.SIGINT })
 	f.advance(time.Second)
 	pid := f.slotPID(0)
 	f.takeSent()
@@ -325,7 +370,11 @@ func TestPoolDrainKillsAtGrace(t *testing.T) {
 	if s := f.takeSent(); !slices.Equal(s, []sent{{-pid, unix.SIGINT}}) {
 		t.Fatalf("signals = %v, want STOP_SIGNAL=SIGINT to the group", s)
 	}
-	f.advance(3 * time.Second)
+	f.advance(2499 * time.Millisecond)
+	if s := f.takeSent(); len(s) != 0 {
+		t.Fatalf("signals = %v before the grace ended, want none", s)
+	}
+	f.advance(time.Millisecond)
 	if s := f.takeSent(); !slices.Equal(s, []sent{{-pid, unix.SIGKILL}}) {
 		t.Fatalf("signals = %v, want SIGKILL to the group at the grace", s)
 	}
@@ -420,5 +469,68 @@ func TestWorkerEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "KEEP=1", "WORKER_ID=0", "LISTEN_FDS=1", "LISTEN_FDNAMES=pinit", "NOTIFY_SOCKET=@abc"}
 	if !slices.Equal(env, want) {
 		t.Fatalf("env = %q, want %q", env, want)
+	}
+}
+
+func TestPoolWakesAtLeastEveryTick(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(time.Minute) // up, idle: nothing pending
+	if got := f.p.nextDeadline().Sub(f.now); got != tick {
+		t.Fatalf("an idle pool sleeps %v, want one tick (%v)", got, tick)
+	}
+}
+
+// A SIGCHLD that never arrives (os/signal drops signals when its channel is
+// full) costs at most one tick: the timer reaps too.
+func TestPoolReapsOnTheTickWithoutSIGCHLD(t *testing.T) {
+	f := newFake(t, 1, nil)
+	f.advance(2 * time.Second)
+	old := f.slotPID(0)
+	f.exits = append(f.exits, pid1.Exit{PID: old, Status: unix.WaitStatus(unix.SIGKILL)})
+	f.advance(tick - time.Millisecond)
+	if f.slotPID(0) != old {
+		t.Fatal("replaced before anything told the pool")
+	}
+	f.advance(time.Millisecond)
+	if f.slotPID(0) == old {
+		t.Fatal("the exit was not reaped on the tick")
+	}
+}
+
+// Run itself: the select, the timer and the end of a drain, with the exit
+// found by the tick's reap (no SIGCHLD is sent).
+func TestRunEndsWhenTheDrainIsOver(t *testing.T) {
+	p := newPool(Config{Path: "/app", Argv: []string{"app"}, Workers: 1, Grace: time.Minute, StopSignal: unix.SIGTERM})
+	p.bind = func(string) (int, error) { return -1, nil }
+	if _, err := p.addSlot(); err != nil {
+		t.Fatal(err)
+	}
+	exits := make(chan pid1.Exit, 1)
+	p.start = func(pid1.Proc) (int, error) { return 42, nil }
+	p.kill = func(pid int, sig os.Signal) error {
+		if pid == -42 && sig == unix.SIGTERM {
+			exits <- pid1.Exit{PID: 42}
+		}
+		return nil
+	}
+	p.reap = func(buf []pid1.Exit) []pid1.Exit {
+		select {
+		case e := <-exits:
+			buf = append(buf, e)
+		default:
+		}
+		return buf
+	}
+	sigs := make(chan os.Signal, 1)
+	done := make(chan int)
+	go func() { done <- p.Run(sigs) }()
+	sigs <- unix.SIGTERM
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("Run = %d, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the worker exited")
 	}
 }

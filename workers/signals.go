@@ -1,0 +1,133 @@
+//go:build linux
+
+package workers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/health"
+	pid1 "github.com/pinit/pinit/init"
+)
+
+// signal handles one signal other than SIGCHLD: the table of what each
+// means in pool mode.
+//
+//	SIGTERM, SIGINT     drain: /ready 503, STOP_SIGNAL after DRAIN_DELAY, kill at GRACE_TIMEOUT
+//	SIGQUIT             fast stop: SIGQUIT to every worker at once, still bounded by the grace
+//	SIGHUP              rolling restart, one slot at a time
+//	SIGTTIN, SIGTTOU    one worker more, one fewer
+//	anything else       forwarded to every worker
+func (p *Pool) signal(sig os.Signal) {
+	p.log.Log(context.Background(), pid1.SignalLevel(sig), "signal received", "signal", pid1.SignalName(sig))
+	switch sig {
+	case unix.SIGTERM, unix.SIGINT:
+		p.stop(p.cfg.DrainDelay, p.cfg.StopSignal)
+	case unix.SIGQUIT:
+		p.stop(0, unix.SIGQUIT)
+	case unix.SIGHUP:
+		if !p.stopping() {
+			p.gen++
+			p.phase = health.PhaseReloading
+			p.log.Info("reload started", "generation", p.gen)
+		}
+	case unix.SIGTTIN:
+		p.scaleUp()
+	case unix.SIGTTOU:
+		p.scaleDown()
+	default:
+		if !pid1.Forwardable(sig) {
+			return
+		}
+		for _, w := range p.procs {
+			p.send(w.pid, sig)
+		}
+	}
+}
+
+// stop begins a drain: /ready turns 503 at once, workers get sig after delay,
+// and whatever runs at the grace deadline is killed. A second stop signal
+// skips the rest of the grace.
+func (p *Pool) stop(delay time.Duration, sig unix.Signal) {
+	now := p.now()
+	if p.stopping() {
+		p.log.Warn("second stop signal: killing the remaining workers")
+		p.graceAt = now
+		return
+	}
+	p.phase = health.PhaseDraining
+	p.drainAt = now.Add(delay)
+	p.graceAt = now.Add(p.cfg.Grace)
+	p.stopSig = sig
+	for _, s := range p.slots {
+		s.restartAt = time.Time{}
+	}
+	p.log.Info("drain started", "drain_delay", delay.String(), "grace", p.cfg.Grace.String(),
+		"stop_signal", pid1.SignalName(sig), "workers", len(p.procs))
+}
+
+func (p *Pool) scaleUp() {
+	if p.stopping() {
+		return
+	}
+	for _, s := range p.slots {
+		if s.removing { // still winding down: take it back
+			if s.fd < 0 && p.cfg.Listen != "" {
+				fd, err := p.bind(p.cfg.Listen)
+				if err != nil {
+					p.log.Error("scale up", "err", fmt.Errorf("bind LISTEN=%q for slot %d: %w", p.cfg.Listen, s.id, err))
+					return
+				}
+				s.fd = fd
+			}
+			s.removing = false
+			p.log.Info("scaled up", "workers", p.active())
+			return
+		}
+	}
+	if _, err := p.addSlot(); err != nil {
+		p.log.Error("scale up", "err", err)
+		return
+	}
+	p.log.Info("scaled up", "workers", p.active())
+}
+
+func (p *Pool) scaleDown() {
+	if p.stopping() || p.active() <= 1 {
+		return
+	}
+	for i := len(p.slots) - 1; i >= 0; i-- {
+		s := p.slots[i]
+		if s.removing {
+			continue
+		}
+		s.removing = true
+		s.restartAt = time.Time{}
+		for _, w := range []*worker{s.cur, s.next} {
+			if w != nil {
+				p.retire(w)
+			}
+		}
+		// Out of the SO_REUSEPORT group as soon as the worker closes its
+		// copy: new connections go to the other slots instead of queueing
+		// on a socket nobody will accept from.
+		s.closeSocket()
+		p.log.Info("scaled down", "workers", p.active(), "slot", s.id)
+		return
+	}
+}
+
+// active is how many slots the pool has, not counting those being removed.
+func (p *Pool) active() int {
+	n := 0
+	for _, s := range p.slots {
+		if !s.removing {
+			n++
+		}
+	}
+	return n
+}
