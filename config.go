@@ -14,13 +14,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawConfig is the environment as read, before validation. Every variable of
-// the contract is here, with its default; an empty value counts as unset.
+// rawConfig is the environment as read, before validation. Every variable
+// pinit reads is here, with its default; an empty value counts as unset.
 type rawConfig struct {
 	Workers      string `env:"WORKERS"`
 	Listen       string `env:"LISTEN"`
 	Port         string `env:"PORT"`
-	HealthListen string `env:"HEALTH_LISTEN" envDefault:":8081"`
+	HealthListen string `env:"HEALTH_LISTEN"` // default defaultHealthListen, set by loadConfig
 	GraceTimeout string `env:"GRACE_TIMEOUT" envDefault:"9s"`
 	DrainDelay   string `env:"DRAIN_DELAY" envDefault:"0s"`
 	StopSignal   string `env:"STOP_SIGNAL" envDefault:"SIGTERM"`
@@ -47,6 +47,11 @@ type config struct {
 
 const maxWorkers = 1024
 
+// defaultHealthListen is HEALTH_LISTEN when unset, for the server and for
+// `pinit --check` alike. A struct tag cannot name a constant, so loadConfig
+// sets it before reading the environment rather than envDefault.
+const defaultHealthListen = ":8081"
+
 // loadConfig reads the environment with caarlos0/env and validates it. It
 // returns every problem, one error per bad variable, so that a user fixes
 // them all in one go.
@@ -57,8 +62,8 @@ func loadConfig(environ []string, autoWorkers func() int) (config, []error) {
 			delete(vars, k) // Docker's -e VAR= means "not set", not "set to nothing"
 		}
 	}
-	raw, err := env.ParseAsWithOptions[rawConfig](env.Options{Environment: vars})
-	if err != nil {
+	raw := rawConfig{HealthListen: defaultHealthListen} // kept unless the variable is set
+	if err := env.ParseWithOptions(&raw, env.Options{Environment: vars}); err != nil {
 		return config{}, []error{err} // only strings are read: cannot happen
 	}
 	return raw.validate(autoWorkers)

@@ -109,7 +109,7 @@ func parseArgs(args []string) (invocation, error) {
 }
 
 func check(which string, environ []string, stderr io.Writer) int {
-	addr := ":8081"
+	addr := defaultHealthListen
 	if v := env.ToMap(environ)["HEALTH_LISTEN"]; v != "" {
 		addr = v
 	}
