@@ -68,7 +68,7 @@ func run(args, environ []string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg, stderr)
 	if cfg.Workers == 0 {
-		return runInit(cfg, log, path, cmd.argv, environ)
+		return runInit(cfg, log, stderr, path, cmd.argv, environ)
 	}
 	return runPool(cfg, log, path, cmd.argv, environ)
 }
@@ -150,8 +150,9 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(h)
 }
 
-// runInit is init mode: one child, tini's duties.
-func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) int {
+// runInit is init mode: one child, tini's duties. A child that cannot be
+// started is reported on stderr, like one that cannot be found.
+func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
 	sigs := pid1.Notify() // before the child starts, so no SIGCHLD is missed
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
@@ -163,7 +164,7 @@ func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		Foreground: ownsTerminal(),
 	})
 	if err != nil {
-		return startFailed(os.Stderr, err)
+		return startFailed(stderr, err)
 	}
 	// The child runs; now what can wait.
 	board := &health.Board{}
