@@ -17,30 +17,32 @@ import (
 // rawConfig is the environment as read, before validation. Every variable
 // pinit reads is here, with its default; an empty value counts as unset.
 type rawConfig struct {
-	Workers      string `env:"WORKERS"`
-	Listen       string `env:"LISTEN"`
-	Port         string `env:"PORT"`
-	HealthListen string `env:"HEALTH_LISTEN"` // default defaultHealthListen, set by loadConfig
-	GraceTimeout string `env:"GRACE_TIMEOUT" envDefault:"9s"`
-	DrainDelay   string `env:"DRAIN_DELAY" envDefault:"0s"`
-	StopSignal   string `env:"STOP_SIGNAL" envDefault:"SIGTERM"`
-	ReadyURL     string `env:"READY_URL"`
-	LogFormat    string `env:"LOG_FORMAT" envDefault:"auto"`
-	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
+	Workers       string `env:"WORKERS"`
+	Listen        string `env:"LISTEN"`
+	Port          string `env:"PORT"`
+	HealthListen  string `env:"HEALTH_LISTEN"` // default defaultHealthListen, set by loadConfig
+	GraceTimeout  string `env:"GRACE_TIMEOUT" envDefault:"9s"`
+	DrainDelay    string `env:"DRAIN_DELAY" envDefault:"0s"`
+	WorkerTimeout string `env:"WORKER_TIMEOUT" envDefault:"30s"`
+	StopSignal    string `env:"STOP_SIGNAL" envDefault:"SIGTERM"`
+	ReadyURL      string `env:"READY_URL"`
+	LogFormat     string `env:"LOG_FORMAT" envDefault:"auto"`
+	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // config is pinit's validated configuration.
 type config struct {
-	Workers      int    // 0: init mode
-	WorkersAuto  bool   // WORKERS=auto
-	Listen       string // "": bind nothing
-	HealthListen string // "": no health server
-	Grace        time.Duration
-	DrainDelay   time.Duration
-	StopSignal   unix.Signal
-	ReadyURL     string
-	LogFormat    string // "json", "text" or "auto"
-	LogLevel     slog.Level
+	Workers       int    // 0: init mode
+	WorkersAuto   bool   // WORKERS=auto
+	Listen        string // "": bind nothing
+	HealthListen  string // "": no health server
+	Grace         time.Duration
+	DrainDelay    time.Duration
+	WorkerTimeout time.Duration // 0: disabled
+	StopSignal    unix.Signal
+	ReadyURL      string
+	LogFormat     string // "json", "text" or "auto"
+	LogLevel      slog.Level
 
 	raw rawConfig
 }
@@ -134,7 +136,8 @@ func (r rawConfig) validateAddrs(c *config, p *problems) {
 	}
 }
 
-// validateDurations reads GRACE_TIMEOUT and DRAIN_DELAY, which must fit in it.
+// validateDurations reads GRACE_TIMEOUT, DRAIN_DELAY (which must fit in it)
+// and WORKER_TIMEOUT (0 disables it).
 func (r rawConfig) validateDurations(c *config, p *problems) {
 	var err error
 	if c.Grace, err = parseDuration(r.GraceTimeout); err != nil {
@@ -146,6 +149,9 @@ func (r rawConfig) validateDurations(c *config, p *problems) {
 		p.bad("DRAIN_DELAY", r.DrainDelay, err.Error())
 	} else if c.Grace > 0 && c.DrainDelay >= c.Grace {
 		p.bad("DRAIN_DELAY", r.DrainDelay, fmt.Sprintf("must be shorter than GRACE_TIMEOUT (%s)", c.Grace))
+	}
+	if c.WorkerTimeout, err = parseDuration(r.WorkerTimeout); err != nil {
+		p.bad("WORKER_TIMEOUT", r.WorkerTimeout, err.Error())
 	}
 }
 
@@ -246,7 +252,7 @@ func (c config) logValue() []any {
 	return []any{
 		"WORKERS", r.Workers, "workers", c.Workers, "LISTEN", r.Listen, "listen", c.Listen, "PORT", r.Port,
 		"HEALTH_LISTEN", r.HealthListen, "GRACE_TIMEOUT", c.Grace.String(), "DRAIN_DELAY", c.DrainDelay.String(),
-		"STOP_SIGNAL", unix.SignalName(c.StopSignal), "READY_URL", r.ReadyURL,
+		"WORKER_TIMEOUT", c.WorkerTimeout.String(), "STOP_SIGNAL", unix.SignalName(c.StopSignal), "READY_URL", r.ReadyURL,
 		"LOG_FORMAT", r.LogFormat, "LOG_LEVEL", r.LogLevel,
 	}
 }

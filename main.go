@@ -29,7 +29,7 @@ const usage = `usage: pinit [--] CMD [ARG...]    run CMD as PID 1 (WORKERS=N: as
        pinit --check [live|ready]  GET /health or /ready from the local health server; exit 0 on 200
        pinit --version
 Configured by environment variables: WORKERS, LISTEN, PORT, HEALTH_LISTEN, GRACE_TIMEOUT,
-DRAIN_DELAY, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
+DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
 `
 
 // checkTimeout bounds `pinit --check` as a whole.
