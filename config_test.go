@@ -2,6 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -349,4 +351,66 @@ func TestParseArgs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestREADMEDocumentsEveryVariable: README.md's configuration table lists
+// every variable pinit reads (every env tag of rawConfig) with its default,
+// and no variable pinit does not read.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := readmeVariables(t, string(readme))
+
+	read := map[string]bool{}
+	rt := reflect.TypeFor[rawConfig]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			t.Errorf("rawConfig.%s has no env tag", f.Name)
+			continue
+		}
+		read[name] = true
+		def, ok := f.Tag.Lookup("envDefault")
+		if name == "HEALTH_LISTEN" {
+			def, ok = defaultHealthListen, true
+		}
+		cell, listed := documented[name]
+		switch {
+		case !listed:
+			t.Errorf("%s is read (rawConfig.%s) but not in README.md's configuration table", name, f.Name)
+		case ok && cell != "`"+def+"`":
+			t.Errorf("README.md gives %s the default %s, pinit uses %q", name, cell, def)
+		}
+	}
+	for name := range documented {
+		if !read[name] {
+			t.Errorf("README.md's configuration table lists %s, which pinit does not read", name)
+		}
+	}
+}
+
+// readmeVariables returns the rows of the table under "## Configuration":
+// variable name to its default cell as written.
+func readmeVariables(t *testing.T, readme string) map[string]string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Configuration" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	vars := map[string]string{}
+	for line := range strings.Lines(section) {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `") || len(cells) < 3 {
+			continue
+		}
+		vars[strings.Trim(strings.TrimPrefix(cells[0], "| "), "`")] = cells[1]
+	}
+	if len(vars) == 0 {
+		t.Fatal("no variables found in README.md's configuration table")
+	}
+	return vars
 }
