@@ -14,38 +14,45 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawConfig is the environment as read, before validation. Every variable of
-// the contract is here, with its default; an empty value counts as unset.
+// rawConfig is the environment as read, before validation. Every variable
+// pinit reads is here, with its default; an empty value counts as unset.
 type rawConfig struct {
-	Workers      string `env:"WORKERS"`
-	Listen       string `env:"LISTEN"`
-	Port         string `env:"PORT"`
-	HealthListen string `env:"HEALTH_LISTEN" envDefault:":8081"`
-	GraceTimeout string `env:"GRACE_TIMEOUT" envDefault:"9s"`
-	DrainDelay   string `env:"DRAIN_DELAY" envDefault:"0s"`
-	StopSignal   string `env:"STOP_SIGNAL" envDefault:"SIGTERM"`
-	ReadyURL     string `env:"READY_URL"`
-	LogFormat    string `env:"LOG_FORMAT" envDefault:"auto"`
-	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
+	Workers       string `env:"WORKERS"`
+	Listen        string `env:"LISTEN"`
+	Port          string `env:"PORT"`
+	HealthListen  string `env:"HEALTH_LISTEN"` // default defaultHealthListen, set by loadConfig
+	GraceTimeout  string `env:"GRACE_TIMEOUT" envDefault:"9s"`
+	DrainDelay    string `env:"DRAIN_DELAY" envDefault:"0s"`
+	WorkerTimeout string `env:"WORKER_TIMEOUT" envDefault:"30s"`
+	StopSignal    string `env:"STOP_SIGNAL" envDefault:"SIGTERM"`
+	ReadyURL      string `env:"READY_URL"`
+	LogFormat     string `env:"LOG_FORMAT" envDefault:"auto"`
+	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // config is pinit's validated configuration.
 type config struct {
-	Workers      int    // 0: init mode
-	WorkersAuto  bool   // WORKERS=auto
-	Listen       string // "": bind nothing
-	HealthListen string // "": no health server
-	Grace        time.Duration
-	DrainDelay   time.Duration
-	StopSignal   unix.Signal
-	ReadyURL     string
-	LogFormat    string // "json", "text" or "auto"
-	LogLevel     slog.Level
+	Workers       int    // 0: init mode
+	WorkersAuto   bool   // WORKERS=auto
+	Listen        string // "": bind nothing
+	HealthListen  string // "": no health server
+	Grace         time.Duration
+	DrainDelay    time.Duration
+	WorkerTimeout time.Duration // 0: disabled
+	StopSignal    unix.Signal
+	ReadyURL      string
+	LogFormat     string // "json", "text" or "auto"
+	LogLevel      slog.Level
 
 	raw rawConfig
 }
 
 const maxWorkers = 1024
+
+// defaultHealthListen is HEALTH_LISTEN when unset, for the server and for
+// `pinit --check` alike. A struct tag cannot name a constant, so loadConfig
+// sets it before reading the environment rather than envDefault.
+const defaultHealthListen = ":8081"
 
 // loadConfig reads the environment with caarlos0/env and validates it. It
 // returns every problem, one error per bad variable, so that a user fixes
@@ -57,20 +64,36 @@ func loadConfig(environ []string, autoWorkers func() int) (config, []error) {
 			delete(vars, k) // Docker's -e VAR= means "not set", not "set to nothing"
 		}
 	}
-	raw, err := env.ParseAsWithOptions[rawConfig](env.Options{Environment: vars})
-	if err != nil {
+	raw := rawConfig{HealthListen: defaultHealthListen} // kept unless the variable is set
+	if err := env.ParseWithOptions(&raw, env.Options{Environment: vars}); err != nil {
 		return config{}, []error{err} // only strings are read: cannot happen
 	}
 	return raw.validate(autoWorkers)
 }
 
+// problems collects what validate finds wrong: one error per bad variable,
+// naming it and quoting its value.
+type problems []error
+
+func (p *problems) bad(name, value, why string) {
+	*p = append(*p, fmt.Errorf("invalid %s=%q: %s", name, value, why))
+}
+
+// validate turns the environment as read into a config, one group of
+// variables at a time, and returns every problem it finds.
 func (r rawConfig) validate(autoWorkers func() int) (config, []error) {
 	c := config{raw: r, ReadyURL: r.ReadyURL, LogFormat: r.LogFormat}
-	var errs []error
-	bad := func(name, value, why string) {
-		errs = append(errs, fmt.Errorf("invalid %s=%q: %s", name, value, why))
-	}
+	var p problems
+	r.validateWorkers(&c, &p, autoWorkers)
+	r.validateAddrs(&c, &p)
+	r.validateDurations(&c, &p)
+	r.validateStopAndReady(&c, &p)
+	r.validateLog(&c, &p)
+	return c, p
+}
 
+// validateWorkers reads WORKERS: unset or blank is init mode.
+func (r rawConfig) validateWorkers(c *config, p *problems, autoWorkers func() int) {
 	switch w := strings.TrimSpace(r.Workers); {
 	case w == "":
 	case strings.EqualFold(w, "auto"):
@@ -78,24 +101,27 @@ func (r rawConfig) validate(autoWorkers func() int) (config, []error) {
 	default:
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 || n > maxWorkers {
-			bad("WORKERS", r.Workers, fmt.Sprintf("want a whole number from 1 to %d, or auto", maxWorkers))
+			p.bad("WORKERS", r.Workers, fmt.Sprintf("want a whole number from 1 to %d, or auto", maxWorkers))
 		}
 		c.Workers = n
 	}
+}
 
+// validateAddrs reads LISTEN (with PORT) and HEALTH_LISTEN.
+func (r rawConfig) validateAddrs(c *config, p *problems) {
 	// LISTEN: pool mode binds :$PORT (:8080 without PORT) unless told otherwise.
 	switch {
 	case strings.EqualFold(r.Listen, "none"):
 	case r.Listen != "":
 		if why := checkAddr(r.Listen); why != "" {
-			bad("LISTEN", r.Listen, why)
+			p.bad("LISTEN", r.Listen, why)
 		}
 		c.Listen = r.Listen
 	case r.Workers == "":
 		// init mode binds nothing by default; PORT is the app's business
 	case r.Port != "":
-		if p, err := strconv.Atoi(r.Port); err != nil || p < 1 || p > 65535 {
-			bad("PORT", r.Port, "want a port number from 1 to 65535")
+		if n, err := strconv.Atoi(r.Port); err != nil || n < 1 || n > 65535 {
+			p.bad("PORT", r.Port, "want a port number from 1 to 65535")
 		}
 		c.Listen = ":" + r.Port
 	default:
@@ -104,43 +130,55 @@ func (r rawConfig) validate(autoWorkers func() int) (config, []error) {
 
 	if !strings.EqualFold(r.HealthListen, "none") {
 		if why := checkAddr(r.HealthListen); why != "" {
-			bad("HEALTH_LISTEN", r.HealthListen, why)
+			p.bad("HEALTH_LISTEN", r.HealthListen, why)
 		}
 		c.HealthListen = r.HealthListen
 	}
+}
 
+// validateDurations reads GRACE_TIMEOUT, DRAIN_DELAY (which must fit in it)
+// and WORKER_TIMEOUT (0 disables it).
+func (r rawConfig) validateDurations(c *config, p *problems) {
 	var err error
 	if c.Grace, err = parseDuration(r.GraceTimeout); err != nil {
-		bad("GRACE_TIMEOUT", r.GraceTimeout, err.Error())
+		p.bad("GRACE_TIMEOUT", r.GraceTimeout, err.Error())
 	} else if c.Grace == 0 {
-		bad("GRACE_TIMEOUT", r.GraceTimeout, "must be longer than zero")
+		p.bad("GRACE_TIMEOUT", r.GraceTimeout, "must be longer than zero")
 	}
 	if c.DrainDelay, err = parseDuration(r.DrainDelay); err != nil {
-		bad("DRAIN_DELAY", r.DrainDelay, err.Error())
+		p.bad("DRAIN_DELAY", r.DrainDelay, err.Error())
 	} else if c.Grace > 0 && c.DrainDelay >= c.Grace {
-		bad("DRAIN_DELAY", r.DrainDelay, fmt.Sprintf("must be shorter than GRACE_TIMEOUT (%s)", c.Grace))
+		p.bad("DRAIN_DELAY", r.DrainDelay, fmt.Sprintf("must be shorter than GRACE_TIMEOUT (%s)", c.Grace))
 	}
+	if c.WorkerTimeout, err = parseDuration(r.WorkerTimeout); err != nil {
+		p.bad("WORKER_TIMEOUT", r.WorkerTimeout, err.Error())
+	}
+}
 
+// validateStopAndReady reads STOP_SIGNAL and READY_URL.
+func (r rawConfig) validateStopAndReady(c *config, p *problems) {
+	var err error
 	if c.StopSignal, err = parseSignal(r.StopSignal); err != nil {
-		bad("STOP_SIGNAL", r.StopSignal, err.Error())
+		p.bad("STOP_SIGNAL", r.StopSignal, err.Error())
 	}
-
 	if r.ReadyURL != "" {
 		if u, err := url.Parse(r.ReadyURL); err != nil || u.Scheme != "http" || u.Host == "" {
-			bad("READY_URL", r.ReadyURL, "want an http:// URL with a host, e.g. http://127.0.0.1:8080/healthz")
+			p.bad("READY_URL", r.ReadyURL, "want an http:// URL with a host, e.g. http://127.0.0.1:8080/healthz")
 		}
 	}
+}
 
+// validateLog reads LOG_FORMAT and LOG_LEVEL.
+func (r rawConfig) validateLog(c *config, p *problems) {
 	switch strings.ToLower(r.LogFormat) {
 	case "json", "text", "auto":
 		c.LogFormat = strings.ToLower(r.LogFormat)
 	default:
-		bad("LOG_FORMAT", r.LogFormat, "want json, text or auto")
+		p.bad("LOG_FORMAT", r.LogFormat, "want json, text or auto")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.LogLevel)); err != nil || !knownLevel(r.LogLevel) {
-		bad("LOG_LEVEL", r.LogLevel, "want debug, info, warn or error")
+		p.bad("LOG_LEVEL", r.LogLevel, "want debug, info, warn or error")
 	}
-	return c, errs
 }
 
 // parseDuration takes a Go duration ("10s", "1m30s") or whole seconds ("10").
@@ -214,7 +252,7 @@ func (c config) logValue() []any {
 	return []any{
 		"WORKERS", r.Workers, "workers", c.Workers, "LISTEN", r.Listen, "listen", c.Listen, "PORT", r.Port,
 		"HEALTH_LISTEN", r.HealthListen, "GRACE_TIMEOUT", c.Grace.String(), "DRAIN_DELAY", c.DrainDelay.String(),
-		"STOP_SIGNAL", unix.SignalName(c.StopSignal), "READY_URL", r.ReadyURL,
+		"WORKER_TIMEOUT", c.WorkerTimeout.String(), "STOP_SIGNAL", unix.SignalName(c.StopSignal), "READY_URL", r.ReadyURL,
 		"LOG_FORMAT", r.LogFormat, "LOG_LEVEL", r.LogLevel,
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,11 +19,12 @@ func autoCount() int { return 7 }
 // defaultConfig is what an empty environment gives (init mode).
 func defaultConfig() config {
 	return config{
-		HealthListen: ":8081",
-		Grace:        9 * time.Second,
-		StopSignal:   unix.SIGTERM,
-		LogFormat:    "auto",
-		LogLevel:     slog.LevelInfo,
+		HealthListen:  ":8081",
+		Grace:         9 * time.Second,
+		WorkerTimeout: 30 * time.Second,
+		StopSignal:    unix.SIGTERM,
+		LogFormat:     "auto",
+		LogLevel:      slog.LevelInfo,
 	}
 }
 
@@ -46,7 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		{"unrelated variables", []string{"HOME=/root", "PATH=/bin", "=weird", "NOEQUALS"}, defaultConfig()},
 		{"empty means unset", []string{
 			"WORKERS=", "LISTEN=", "PORT=", "HEALTH_LISTEN=", "GRACE_TIMEOUT=", "DRAIN_DELAY=",
-			"STOP_SIGNAL=", "READY_URL=", "LOG_FORMAT=", "LOG_LEVEL=",
+			"WORKER_TIMEOUT=", "STOP_SIGNAL=", "READY_URL=", "LOG_FORMAT=", "LOG_LEVEL=",
 		}, defaultConfig()},
 
 		// WORKERS and the LISTEN it implies.
@@ -76,6 +79,12 @@ func TestLoadConfig(t *testing.T) {
 		{"DRAIN_DELAY=2", []string{"DRAIN_DELAY=2", "GRACE_TIMEOUT=3"}, with(func(c *config) { c.DrainDelay, c.Grace = 2*time.Second, 3*time.Second })},
 		{"DRAIN_DELAY=1500ms", []string{"DRAIN_DELAY=1500ms"}, with(func(c *config) { c.DrainDelay = 1500 * time.Millisecond })},
 		{"DRAIN_DELAY just below", []string{"DRAIN_DELAY=8999ms"}, with(func(c *config) { c.DrainDelay = 8999 * time.Millisecond })},
+		{"WORKER_TIMEOUT=0 disables", []string{"WORKER_TIMEOUT=0"}, with(func(c *config) { c.WorkerTimeout = 0 })},
+		{"WORKER_TIMEOUT=0s", []string{"WORKER_TIMEOUT=0s"}, with(func(c *config) { c.WorkerTimeout = 0 })},
+		{"WORKER_TIMEOUT=45", []string{"WORKER_TIMEOUT=45"}, with(func(c *config) { c.WorkerTimeout = 45 * time.Second })},
+		{"WORKER_TIMEOUT=2m", []string{"WORKER_TIMEOUT=2m"}, with(func(c *config) { c.WorkerTimeout = 2 * time.Minute })},
+		{"WORKER_TIMEOUT=500ms", []string{"WORKER_TIMEOUT=500ms"}, with(func(c *config) { c.WorkerTimeout = 500 * time.Millisecond })},
+		{"WORKER_TIMEOUT beyond GRACE_TIMEOUT", []string{"WORKER_TIMEOUT=1h", "GRACE_TIMEOUT=5s"}, with(func(c *config) { c.WorkerTimeout, c.Grace = time.Hour, 5*time.Second })},
 
 		{"STOP_SIGNAL=TERM", []string{"STOP_SIGNAL=TERM"}, defaultConfig()},
 		{"STOP_SIGNAL=sigterm", []string{"STOP_SIGNAL=sigterm"}, defaultConfig()},
@@ -167,6 +176,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"DRAIN_DELAY=9s"}, []string{"DRAIN_DELAY"}}, // = the default grace
 		{[]string{"DRAIN_DELAY=5", "GRACE_TIMEOUT=5s"}, []string{"DRAIN_DELAY"}},
 		{[]string{"DRAIN_DELAY=10s", "GRACE_TIMEOUT=5s"}, []string{"DRAIN_DELAY"}},
+		{[]string{"WORKER_TIMEOUT=-1"}, []string{"WORKER_TIMEOUT"}},
+		{[]string{"WORKER_TIMEOUT=-5s"}, []string{"WORKER_TIMEOUT"}},
+		{[]string{"WORKER_TIMEOUT=abc"}, []string{"WORKER_TIMEOUT"}},
+		{[]string{"WORKER_TIMEOUT=1.5"}, []string{"WORKER_TIMEOUT"}},
+		{[]string{"WORKER_TIMEOUT=5x"}, []string{"WORKER_TIMEOUT"}},
+		{[]string{"WORKER_TIMEOUT=86401"}, []string{"WORKER_TIMEOUT"}},
 		{[]string{"STOP_SIGNAL=SIGFOO"}, []string{"STOP_SIGNAL"}},
 		{[]string{"STOP_SIGNAL=0"}, []string{"STOP_SIGNAL"}},
 		{[]string{"STOP_SIGNAL=99"}, []string{"STOP_SIGNAL"}},
@@ -179,8 +194,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"LOG_LEVEL=verbose"}, []string{"LOG_LEVEL"}},
 		{[]string{"LOG_LEVEL=info+2"}, []string{"LOG_LEVEL"}},
 		{
-			[]string{"WORKERS=abc", "GRACE_TIMEOUT=x", "STOP_SIGNAL=FOO", "LOG_FORMAT=xml", "LOG_LEVEL=loud", "LISTEN=foo", "HEALTH_LISTEN=bar", "READY_URL=ftp://x"},
-			[]string{"WORKERS", "GRACE_TIMEOUT", "STOP_SIGNAL", "LOG_FORMAT", "LOG_LEVEL", "LISTEN", "HEALTH_LISTEN", "READY_URL"},
+			[]string{"WORKERS=abc", "GRACE_TIMEOUT=x", "WORKER_TIMEOUT=-1", "STOP_SIGNAL=FOO", "LOG_FORMAT=xml", "LOG_LEVEL=loud", "LISTEN=foo", "HEALTH_LISTEN=bar", "READY_URL=ftp://x"},
+			[]string{"WORKERS", "GRACE_TIMEOUT", "WORKER_TIMEOUT", "STOP_SIGNAL", "LOG_FORMAT", "LOG_LEVEL", "LISTEN", "HEALTH_LISTEN", "READY_URL"},
 		},
 	} {
 		t.Run(strings.Join(tc.env, " "), func(t *testing.T) {
@@ -274,7 +289,7 @@ func TestCheckAddr(t *testing.T) {
 
 // TestConfigLogValue: the debug line "config loaded" carries every variable.
 func TestConfigLogValue(t *testing.T) {
-	c, errs := loadConfig([]string{"WORKERS=3", "GRACE_TIMEOUT=10", "STOP_SIGNAL=quit", "READY_URL=http://x/"}, autoCount)
+	c, errs := loadConfig([]string{"WORKERS=3", "GRACE_TIMEOUT=10", "WORKER_TIMEOUT=45", "STOP_SIGNAL=quit", "READY_URL=http://x/"}, autoCount)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -285,13 +300,13 @@ func TestConfigLogValue(t *testing.T) {
 	}
 	for _, name := range []string{
 		"WORKERS", "LISTEN", "PORT", "HEALTH_LISTEN", "GRACE_TIMEOUT", "DRAIN_DELAY",
-		"STOP_SIGNAL", "READY_URL", "LOG_FORMAT", "LOG_LEVEL",
+		"WORKER_TIMEOUT", "STOP_SIGNAL", "READY_URL", "LOG_FORMAT", "LOG_LEVEL",
 	} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("config loaded lacks %s: %v", name, kv)
 		}
 	}
-	for name, want := range map[string]any{"GRACE_TIMEOUT": "10s", "STOP_SIGNAL": "SIGQUIT", "WORKERS": "3", "READY_URL": "http://x/"} {
+	for name, want := range map[string]any{"GRACE_TIMEOUT": "10s", "WORKER_TIMEOUT": "45s", "STOP_SIGNAL": "SIGQUIT", "WORKERS": "3", "READY_URL": "http://x/"} {
 		if got[name] != want {
 			t.Errorf("config loaded: %s=%v, want %v", name, got[name], want)
 		}
@@ -336,4 +351,66 @@ func TestParseArgs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestREADMEDocumentsEveryVariable: README.md's configuration table lists
+// every variable pinit reads (every env tag of rawConfig) with its default,
+// and no variable pinit does not read.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := readmeVariables(t, string(readme))
+
+	read := map[string]bool{}
+	rt := reflect.TypeFor[rawConfig]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			t.Errorf("rawConfig.%s has no env tag", f.Name)
+			continue
+		}
+		read[name] = true
+		def, ok := f.Tag.Lookup("envDefault")
+		if name == "HEALTH_LISTEN" {
+			def, ok = defaultHealthListen, true
+		}
+		cell, listed := documented[name]
+		switch {
+		case !listed:
+			t.Errorf("%s is read (rawConfig.%s) but not in README.md's configuration table", name, f.Name)
+		case ok && cell != "`"+def+"`":
+			t.Errorf("README.md gives %s the default %s, pinit uses %q", name, cell, def)
+		}
+	}
+	for name := range documented {
+		if !read[name] {
+			t.Errorf("README.md's configuration table lists %s, which pinit does not read", name)
+		}
+	}
+}
+
+// readmeVariables returns the rows of the table under "## Configuration":
+// variable name to its default cell as written.
+func readmeVariables(t *testing.T, readme string) map[string]string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Configuration" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	vars := map[string]string{}
+	for line := range strings.Lines(section) {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `") || len(cells) < 3 {
+			continue
+		}
+		vars[strings.Trim(strings.TrimPrefix(cells[0], "| "), "`")] = cells[1]
+	}
+	if len(vars) == 0 {
+		t.Fatal("no variables found in README.md's configuration table")
+	}
+	return vars
 }

@@ -29,7 +29,7 @@ const usage = `usage: pinit [--] CMD [ARG...]    run CMD as PID 1 (WORKERS=N: as
        pinit --check [live|ready]  GET /health or /ready from the local health server; exit 0 on 200
        pinit --version
 Configured by environment variables: WORKERS, LISTEN, PORT, HEALTH_LISTEN, GRACE_TIMEOUT,
-DRAIN_DELAY, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
+DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
 `
 
 // checkTimeout bounds `pinit --check` as a whole.
@@ -68,7 +68,7 @@ func run(args, environ []string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg, stderr)
 	if cfg.Workers == 0 {
-		return runInit(cfg, log, path, cmd.argv, environ)
+		return runInit(cfg, log, stderr, path, cmd.argv, environ)
 	}
 	return runPool(cfg, log, path, cmd.argv, environ)
 }
@@ -109,7 +109,7 @@ func parseArgs(args []string) (invocation, error) {
 }
 
 func check(which string, environ []string, stderr io.Writer) int {
-	addr := ":8081"
+	addr := defaultHealthListen
 	if v := env.ToMap(environ)["HEALTH_LISTEN"]; v != "" {
 		addr = v
 	}
@@ -150,8 +150,9 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(h)
 }
 
-// runInit is init mode: one child, tini's duties.
-func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) int {
+// runInit is init mode: one child, tini's duties. A child that cannot be
+// started is reported on stderr, like one that cannot be found.
+func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
 	sigs := pid1.Notify() // before the child starts, so no SIGCHLD is missed
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
@@ -163,7 +164,7 @@ func runInit(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		Foreground: ownsTerminal(),
 	})
 	if err != nil {
-		return startFailed(os.Stderr, err)
+		return startFailed(stderr, err)
 	}
 	// The child runs; now what can wait.
 	board := &health.Board{}

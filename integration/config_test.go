@@ -32,6 +32,8 @@ var badConfigs = [][]string{
 	{"DRAIN_DELAY=9s"}, // = the default grace
 	{"DRAIN_DELAY=5s", "GRACE_TIMEOUT=5s"},
 	{"DRAIN_DELAY=10s", "GRACE_TIMEOUT=5"},
+	{"WORKER_TIMEOUT=-1"},
+	{"WORKER_TIMEOUT=abc"},
 	{"LISTEN=foo"},
 	{"LISTEN=:99999"},
 	{"LISTEN=:0"},
@@ -151,6 +153,9 @@ func TestConfigAccepted(t *testing.T) {
 		{"GRACE_TIMEOUT Go duration", map[string]string{"GRACE_TIMEOUT": "1m30s"}, map[string]any{"GRACE_TIMEOUT": "1m30s"}},
 		{"GRACE_TIMEOUT empty is the default", map[string]string{"GRACE_TIMEOUT": ""}, map[string]any{"GRACE_TIMEOUT": "9s"}},
 		{"DRAIN_DELAY below GRACE_TIMEOUT", map[string]string{"DRAIN_DELAY": "2", "GRACE_TIMEOUT": "3"}, map[string]any{"DRAIN_DELAY": "2s", "GRACE_TIMEOUT": "3s"}},
+		{"WORKER_TIMEOUT=0 disables", map[string]string{"WORKER_TIMEOUT": "0"}, map[string]any{"WORKER_TIMEOUT": "0s"}},
+		{"WORKER_TIMEOUT in whole seconds", map[string]string{"WORKER_TIMEOUT": "45"}, map[string]any{"WORKER_TIMEOUT": "45s"}},
+		{"WORKER_TIMEOUT empty is the default", map[string]string{"WORKER_TIMEOUT": ""}, map[string]any{"WORKER_TIMEOUT": "30s"}},
 		{"STOP_SIGNAL=15", map[string]string{"STOP_SIGNAL": "15"}, map[string]any{"STOP_SIGNAL": "SIGTERM"}},
 		{"STOP_SIGNAL=TERM", map[string]string{"STOP_SIGNAL": "TERM"}, map[string]any{"STOP_SIGNAL": "SIGTERM"}},
 		{"STOP_SIGNAL=sigterm", map[string]string{"STOP_SIGNAL": "sigterm"}, map[string]any{"STOP_SIGNAL": "SIGTERM"}},

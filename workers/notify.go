@@ -66,10 +66,7 @@ func (n *notifySocket) run(out chan<- notifyMsg) {
 	for {
 		nb, noob, _, _, err := n.conn.ReadMsgUnix(buf, oob)
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			return // closed
+			return // closed (no deadline is ever set, so no read times out)
 		}
 		pid := senderPID(oob[:noob])
 		if pid <= 0 {

@@ -31,7 +31,7 @@ func bindSlot(addr string) (int, error) {
 	}
 	if host == "" {
 		fd, err := bindSockaddr(unix.AF_INET6, &unix.SockaddrInet6{Port: port})
-		if err == nil || err != unix.EAFNOSUPPORT {
+		if err != unix.EAFNOSUPPORT {
 			return fd, err
 		}
 		return bindSockaddr(unix.AF_INET, &unix.SockaddrInet4{Port: port})
