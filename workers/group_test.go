@@ -151,12 +151,15 @@ func TestGroupMatchesTheKernel(t *testing.T) {
 	must(t, unix.Shutdown(k.fds["e"], unix.SHUT_WR))
 	k.check("close(c) with a dup open, shutdown(e, SHUT_WR)")
 
-	// A new socket, and the shut-down one listening again, join at the end.
+	// A new socket, and the shut-down one listening again, join at the end;
+	// listen() on a socket still listening changes nothing.
 	k.bind("f")
 	must(t, unix.Listen(dupB, listenBacklog))
 	k.fds["b"] = dupB
 	k.model.join("b")
-	k.check("bind(f), listen(b) again")
+	must(t, unix.Listen(k.fds["d"], listenBacklog))
+	k.model.join("d")
+	k.check("bind(f), listen(b) again, listen(d) again")
 	if got := strings.Join(groupOrder(&k.model), ""); got != "decfb" {
 		t.Errorf("model %q, want %q", got, "decfb")
 	}
