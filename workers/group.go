@@ -14,8 +14,8 @@ package workers
 //     listen() again on a socket already listening changes nothing.
 //   - A socket leaves when it stops listening: when its last descriptor is
 //     closed, or at once on shutdown(SHUT_RD or SHUT_RDWR), whatever other
-//     descriptors (a worker's fd 3, dups) still refer to it. shutdown(SHUT_WR)
-//     leaves it listening. The socket at the last index then moves into the
+//     descriptors (a worker's fd 3, dups) still refer to it; the connections
+//     in its accept queue are reset. shutdown(SHUT_WR) leaves it listening. The socket at the last index then moves into the
 //     freed index, and num_socks shrinks by one (__reuseport_detach_sock).
 //     Every other socket keeps its index.
 //   - A shut-down socket may listen() again: it is appended like a new one.
@@ -27,6 +27,11 @@ package workers
 // migrate, but the listening part of the array changes exactly the same way.
 // The group, and the program attached to it, live until its last socket
 // leaves; a socket that listens after that starts a new group without one.
+//
+// The move happens at the leave, under whatever program is attached. To never
+// steer a connection by stale indices: first attach a program that targets
+// neither the leaving socket nor the last one, then let the socket leave,
+// then attach the program for the new indices.
 type group[K comparable] struct {
 	socks []K
 	pos   map[K]int

@@ -32,9 +32,8 @@ import (
 // binary search over runs of consecutive targets. All the slots serving is the
 // common case: one run, no search at all.
 
-// maxInstructions is the kernel's limit on a classic BPF program
-// (BPF_MAXINSNS).
-const maxInstructions = 4096
+// maxInstructions is the kernel's limit on a classic BPF program.
+const maxInstructions = unix.BPF_MAXINSNS
 
 // maxIndex bounds a reuseport index: the kernel counts sockets in a u16.
 const maxIndex = 1<<16 - 1

@@ -3,8 +3,10 @@
 package workers
 
 import (
+	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,5 +43,9 @@ func TestAcceptQueue(t *testing.T) {
 	}
 	if n, err := acceptQueue(fd); err == nil {
 		t.Errorf("shut-down listener has an accept queue of %d", n)
+	}
+	conns[1].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conns[1].Read(make([]byte, 1)); !errors.Is(err, unix.ECONNRESET) {
+		t.Errorf("a connection queued on the shut-down listener reads %v, want a reset", err)
 	}
 }
