@@ -24,6 +24,18 @@
 // wait4(-1, WNOHANG) until it returns 0 (children remain, none exited) or
 // ECHILD (no children at all), and returns every exit it collected.
 //
+// A terminal has one foreground process group. When fd 0 is pinit's
+// controlling terminal (docker run -it), Start makes the child's group the
+// foreground one, so that the child reads the terminal and ^C reaches it; that
+// leaves pinit in the background of its own terminal. There, with TOSTOP set
+// on the terminal (stty tostop), each write pinit makes to it raises SIGTTOU on
+// pinit's process group, and a read SIGTTIN. A caught SIGTTOU does not let the
+// write through: the write is restarted after the handler and raises it again.
+// An ignored one does. (When pinit's process group is orphaned, as it is when
+// pinit leads its session, the write fails with EIO instead, again unless
+// SIGTTOU is ignored.) So once the child has the terminal, pinit ignores both
+// signals, as tini does, rather than catch and forward them.
+//
 // There is exactly one waiter in pinit: Reap. Nothing else calls wait4 or
 // Cmd.Wait on a child. A second waiter would race with wait4(-1) and one of
 // the two would lose the child's exit status, which pinit must pass on. This is

@@ -59,8 +59,30 @@ const sigRTMax = unix.Signal(64)
 // nearly all the time (preemption needs a goroutine running 10 ms), and the
 // health server writes with MSG_NOSIGNAL. A stray SIGURG is harmless (its
 // default action is to ignore it).
+//
+// SIGTTIN and SIGTTOU stop arriving once Start has given the child pinit's
+// terminal: pinit ignores them from then on (see ignoreJobControl).
 func Forwardable(sig os.Signal) bool {
 	return sig != unix.SIGCHLD
+}
+
+// ignoreJobControl makes pinit ignore SIGTTIN and SIGTTOU from now on, as
+// tini does. Start calls it once it has made the child the foreground process
+// group of pinit's terminal: pinit is then in the background of its own
+// terminal, where its own terminal I/O raises them (SIGTTOU on every log line
+// when the terminal has TOSTOP set). Caught, each would be forwarded to the
+// child and stop it, and the write would be restarted after the handler only
+// to raise SIGTTOU again, forever; ignored, the write goes through. A SIGTTIN
+// or SIGTTOU sent to pinit with kill is dropped too from then on: os/signal
+// does not say where a signal came from.
+//
+// Never before the fork: exec resets caught signals to their default action
+// but keeps ignored ones ignored, and the child must start with SIGTTIN and
+// SIGTTOU as pinit found them. tini restores them in its child between fork
+// and exec; Go runs no code of ours there, so pinit ignores them only once
+// the child runs, and never forks again in init mode.
+func ignoreJobControl() {
+	signal.Ignore(unix.SIGTTIN, unix.SIGTTOU)
 }
 
 // Signal sends sig to pid, or with a negative pid to that process group.

@@ -22,6 +22,8 @@ type Proc struct {
 	Files []uintptr // fds of the child: index i becomes fd i; nothing else is inherited
 	// Foreground makes the child's process group the foreground group of the
 	// terminal on fd 0, so that it reads the terminal and gets ^C (docker run -it).
+	// Once the terminal has taken it, pinit ignores SIGTTIN and SIGTTOU, which
+	// its own writes to the terminal would raise (see ignoreJobControl).
 	Foreground bool
 }
 
@@ -49,6 +51,12 @@ func Start(p Proc) (int, error) {
 	}
 	if err != nil {
 		return 0, &StartError{Path: p.Path, Err: err}
+	}
+	if attr.Sys.Foreground {
+		// The terminal took the child's group; pinit is in the background
+		// of its own terminal now, and the child has been exec'd with
+		// SIGTTIN and SIGTTOU as pinit found them.
+		ignoreJobControl()
 	}
 	return pid, nil
 }
