@@ -27,45 +27,6 @@ import (
 	"time"
 )
 
-// command is what pinit runs as each worker, with the environment it needs.
-type command struct {
-	argv  []string
-	env   map[string]string
-	files []*os.File // inherited by pinit beyond 0, 1 and 2
-}
-
-// testWorker is the test worker in the given mode.
-func testWorker(args ...string) command {
-	return command{argv: append([]string{workerBin}, args...)}
-}
-
-// poolRun is one pinit in pool mode.
-type poolRun struct {
-	*pinit
-	listen     string // LISTEN, "none" or 127.0.0.1:port
-	healthAddr string // HEALTH_LISTEN
-	url        string // http://LISTEN/
-}
-
-// startPool runs pinit as PID 1 of a new PID namespace in pool mode. Its
-// environment is WORKERS=2, LISTEN and HEALTH_LISTEN on loopback ports of
-// their own and GRACE_TIMEOUT=20s, then cmd.env, then env.
-func startPool(t *testing.T, cmd command, env map[string]string) *poolRun {
-	t.Helper()
-	e := map[string]string{"WORKERS": "2", "LISTEN": addr(t), "HEALTH_LISTEN": addr(t), "GRACE_TIMEOUT": "20s"}
-	maps.Copy(e, cmd.env)
-	maps.Copy(e, env)
-	p := start(t, opts{env: e, pidns: true, files: cmd.files}, cmd.argv...)
-	return &poolRun{pinit: p, listen: e["LISTEN"], healthAddr: e["HEALTH_LISTEN"], url: "http://" + e["LISTEN"] + "/"}
-}
-
-// listenPort is the port of LISTEN.
-func (p *poolRun) listenPort() int {
-	_, port, _ := net.SplitHostPort(p.listen)
-	n, _ := strconv.Atoi(port)
-	return n
-}
-
 // waitStdoutCount waits until pinit's stdout holds s at least n times.
 func (p *pinit) waitStdoutCount(s string, n int, timeout time.Duration) string {
 	p.t.Helper()
