@@ -1,12 +1,11 @@
 package integration
 
-// Helpers shared by the pool, health and uvicorn tests: HTTP clients for the
-// workers' port and the health server, a load generator that counts failed
-// requests, pinit's JSON log lines, and what the kernel says about processes
-// and sockets (/proc).
+// The HTTP side of the harness, shared by the pool, health, uvicorn and
+// Docker tests: clients for the workers' port and the health server, a load
+// generator that counts failed requests, and what the kernel says about the
+// port's sockets (/proc/net/tcp).
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,19 +146,21 @@ func health(addr, path string) (int, healthReport, error) {
 // report) holds, and returns the report.
 func waitHealth(t *testing.T, addr, path string, code int, timeout time.Duration, cond func(healthReport) bool) healthReport {
 	t.Helper()
+	var rep healthReport
 	var last string
-	deadline := time.Now().Add(timeout)
-	for {
+	answered := false
+	defer func() {
+		if !answered {
+			t.Logf("the last answer of %s was: %s", path, last)
+		}
+	}()
+	eventually(t, timeout, fmt.Sprintf("%s answers %d", path, code), func() bool {
 		c, r, err := health(addr, path)
-		if err == nil && c == code && (cond == nil || cond(r)) {
-			return r
-		}
-		last = fmt.Sprintf("%d %+v %v", c, r, err)
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s %d; last answer: %s", timeout, path, code, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		rep, last = r, fmt.Sprintf("%d %+v %v", c, r, err)
+		return err == nil && c == code && (cond == nil || cond(r))
+	})
+	answered = true
+	return rep
 }
 
 // waitPoolUp waits until /ready says 200 with n workers up, and returns the report.
@@ -435,121 +435,6 @@ func (l *load) refused() []loadFailure {
 	return out
 }
 
-// logLine is one of pinit's JSON log lines.
-type logLine map[string]any
-
-func (l logLine) str(k string) string {
-	s, _ := l[k].(string)
-	return s
-}
-
-func (l logLine) num(k string) int {
-	f, _ := l[k].(float64)
-	return int(f)
-}
-
-func (l logLine) time() time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, l.str("time"))
-	return t
-}
-
-// logs parses pinit's JSON log lines (workers' own stderr lines are skipped)
-// and returns those whose msg is msg, or all of them when msg is "".
-func (p *pinit) logs(msg string) []logLine {
-	var out []logLine
-	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] != '{' {
-			continue
-		}
-		var l logLine
-		if json.Unmarshal(line, &l) != nil {
-			continue
-		}
-		if msg == "" || l.str("msg") == msg {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// waitLogs waits until pinit has logged at least n lines with msg that
-// match cond (nil: any) and returns them.
-func (p *pinit) waitLogs(msg string, n int, timeout time.Duration, cond func(logLine) bool) []logLine {
-	p.t.Helper()
-	var got []logLine
-	eventually(p.t, timeout, fmt.Sprintf("%d log lines %q", n, msg), func() bool {
-		got = got[:0]
-		for _, l := range p.logs(msg) {
-			if cond == nil || cond(l) {
-				got = append(got, l)
-			}
-		}
-		return len(got) >= n
-	})
-	return got
-}
-
-// hostPID maps the pid of one of pinit's children in pinit's PID namespace
-// (what the worker and /health report) to its pid on the host, or fails.
-func (p *pinit) hostPID(nspid int) int {
-	p.t.Helper()
-	var host int
-	eventually(p.t, 5*time.Second, fmt.Sprintf("worker %d is a child of pinit", nspid), func() bool {
-		for _, c := range children(p.pid()) {
-			if nsPID(c) == nspid {
-				host = c
-				return true
-			}
-		}
-		return false
-	})
-	return host
-}
-
-// children lists the children of pid, forked by any of its threads.
-func children(pid int) []int {
-	var out []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range tasks {
-		data, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(data)) {
-			if n, err := strconv.Atoi(s); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-// nsPID is the pid of the host process pid in its innermost PID namespace, or 0.
-func nsPID(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				return 0
-			}
-			n, _ := strconv.Atoi(f[len(f)-1])
-			return n
-		}
-	}
-	return 0
-}
-
-// kill sends sig to a host pid, failing the test on error.
-func kill(t *testing.T, pid int, sig syscall.Signal) {
-	t.Helper()
-	if err := syscall.Kill(pid, sig); err != nil {
-		t.Fatalf("kill %d %v: %v", pid, sig, err)
-	}
-}
-
 // sockets is what /proc/net/tcp says about the IPv4 TCP sockets bound to
 // 127.0.0.1:port: how many listen (one per slot: pinit and the slot's worker
 // share it), how many connections wait in their accept queues, how many are
@@ -583,39 +468,6 @@ func tcpSockets(port int) sockets {
 		}
 	}
 	return s
-}
-
-// ports hands out loopback ports, each once per test binary: two pinits
-// given the same LISTEN would both bind it (SO_REUSEPORT) and share each
-// other's connections.
-var ports struct {
-	mu   sync.Mutex
-	used map[int]bool
-}
-
-// port is a free loopback port no other test of this run has been given.
-func port(t *testing.T) int {
-	t.Helper()
-	ports.mu.Lock()
-	defer ports.mu.Unlock()
-	if ports.used == nil {
-		ports.used = map[int]bool{}
-	}
-	for range 100 {
-		p := freePort(t)
-		if !ports.used[p] {
-			ports.used[p] = true
-			return p
-		}
-	}
-	t.Fatal("no unused free port")
-	return 0
-}
-
-// addr is "127.0.0.1:<a port of its own>".
-func addr(t *testing.T) string {
-	t.Helper()
-	return "127.0.0.1:" + strconv.Itoa(port(t))
 }
 
 // isResetOrEOF reports whether err is a connection the server reset or

@@ -182,11 +182,11 @@ func TestConfigAccepted(t *testing.T) {
 			if !childRan(marker) {
 				t.Fatalf("the child did not run")
 			}
-			cfg := logRecord(t, p, "config loaded")
+			cfg := p.firstLog("config loaded")
 			if cfg == nil {
 				t.Fatalf(`no "config loaded" line`)
 			}
-			if logRecord(t, p, "child started") == nil {
+			if p.firstLog("child started") == nil {
 				t.Errorf(`no "child started" line: not init mode?`)
 			}
 			for k, want := range tc.want {

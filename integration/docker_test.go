@@ -16,7 +16,6 @@ package integration
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -221,9 +220,9 @@ func testDockerReload(t *testing.T, d *dockerEnv) {
 		return r.State == "running" && r.allUp(4) && !slices.ContainsFunc(r.pids(), func(p int) bool { return slices.Contains(old, p) })
 	}).pids()
 	// Every old worker has exited (it finished its requests first), and traffic goes on.
-	dockerPoll(t, 20*time.Second, "every old worker exited", func() bool {
+	eventually(t, 20*time.Second, "every old worker exited", func() bool {
 		exited := map[int]bool{}
-		for _, l := range c.jsonLogs("worker exited") {
+		for _, l := range parseLogs(c.logs(t), "worker exited") {
 			exited[l.num("pid")] = true
 		}
 		return !slices.ContainsFunc(old, func(p int) bool { return !exited[p] })
@@ -258,8 +257,8 @@ func testDockerHealthcheck(t *testing.T, d *dockerEnv) {
 	health := func(c *dockerContainer) string {
 		return c.inspect("{{if .State.Health}}{{.State.Health.Status}}{{end}}")
 	}
-	dockerPoll(t, 30*time.Second, "the serving pool is healthy", func() bool { return health(good) == "healthy" })
-	dockerPoll(t, 30*time.Second, "the crash-looping pool is unhealthy", func() bool { return health(bad) == "unhealthy" })
+	eventually(t, 30*time.Second, "the serving pool is healthy", func() bool { return health(good) == "healthy" })
+	eventually(t, 30*time.Second, "the crash-looping pool is unhealthy", func() bool { return health(bad) == "unhealthy" })
 	if s := health(good); s != "healthy" {
 		t.Errorf("the serving pool turned %s", s)
 	}
@@ -322,7 +321,7 @@ func testDockerOrphans(t *testing.T, d *dockerEnv) {
 	pool := d.start(t, []string{"-e", "WORKERS=2", "-e", "LISTEN=none"}, "testworker", "orphans", "3", "--linger", "300ms")
 	control := d.start(t, []string{"--entrypoint", "/usr/local/bin/testworker"}, "orphans", "3", "--linger", "300ms")
 
-	dockerPoll(t, 20*time.Second, "zombies show in the negative control", func() bool {
+	eventually(t, 20*time.Second, "zombies show in the negative control", func() bool {
 		return len(zombies(control.ps(t))) >= 3
 	})
 	for _, tc := range []struct {
@@ -331,7 +330,7 @@ func testDockerOrphans(t *testing.T, d *dockerEnv) {
 		want int // orphans in all
 	}{{"init mode", initMode, 5}, {"pool mode", pool, 6}} {
 		var orphans []int
-		dockerPoll(t, 20*time.Second, tc.name+": the orphans were made", func() bool {
+		eventually(t, 20*time.Second, tc.name+": the orphans were made", func() bool {
 			orphans = orphans[:0]
 			for _, line := range strings.Split(tc.c.logs(t), "\n") {
 				if rest, ok := strings.CutPrefix(line, "orphans "); ok {
@@ -344,7 +343,7 @@ func testDockerOrphans(t *testing.T, d *dockerEnv) {
 			return len(orphans) >= tc.want
 		})
 		var procs []dockerProc
-		dockerPoll(t, 20*time.Second, tc.name+": every orphan exited and was reaped", func() bool {
+		eventually(t, 20*time.Second, tc.name+": every orphan exited and was reaped", func() bool {
 			procs = tc.c.ps(t)
 			return !slices.ContainsFunc(procs, func(p dockerProc) bool { return slices.Contains(orphans, p.pid) })
 		})
@@ -369,8 +368,8 @@ func testDockerWorkersAuto(t *testing.T, d *dockerEnv) {
 	} {
 		c := d.start(t, append(tc.args, "-e", "WORKERS=auto"), "testworker", "serve", "--notify")
 		var started []logLine
-		dockerPoll(t, 30*time.Second, fmt.Sprintf("%v: the pool started", tc.args), func() bool {
-			started = c.jsonLogs("pool started")
+		eventually(t, 30*time.Second, fmt.Sprintf("%v: the pool started", tc.args), func() bool {
+			started = parseLogs(c.logs(t), "pool started")
 			return len(started) > 0
 		})
 		if got := started[0].num("workers"); got != tc.want {
@@ -565,7 +564,7 @@ func (c *dockerContainer) addr(port int) string {
 // worker serves, every slot's socket listens and queues what it gets.
 func (c *dockerContainer) waitServing(t *testing.T, url string) {
 	t.Helper()
-	dockerPoll(t, 30*time.Second, "a worker answers "+url, func() bool {
+	eventually(t, 30*time.Second, "a worker answers "+url, func() bool {
 		_, err := getHello(freshClient(), url)
 		return err == nil
 	})
@@ -599,19 +598,6 @@ func (c *dockerContainer) logs(t *testing.T) string {
 		t.Fatalf("docker logs: %v\n%s", err, out)
 	}
 	return string(out)
-}
-
-// jsonLogs returns pinit's JSON log lines whose msg is msg.
-func (c *dockerContainer) jsonLogs(msg string) []logLine {
-	var out []logLine
-	sc := bufio.NewScanner(strings.NewReader(c.logs(c.t)))
-	for sc.Scan() {
-		var l logLine
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.str("msg") == msg {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // logTime is when the container first logged a line holding s, by Docker's
@@ -744,18 +730,6 @@ func mustDocker(t *testing.T, args ...string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(out)
-}
-
-// dockerPoll is eventually for conditions that ask the engine: every 100 ms.
-func dockerPoll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,6 @@ package integration
 // pinit is a child subreaper (initModes).
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,41 +70,6 @@ func finish(t *testing.T, p *pinit, want int) {
 	}
 }
 
-// stderrLines is pinit's stderr, line by line.
-func stderrLines(p *pinit) []string {
-	s := strings.TrimRight(p.stderr.String(), "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-// jsonLogs parses every stderr line as a JSON log record; a line that is not
-// one fails the test.
-func jsonLogs(t *testing.T, p *pinit) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range stderrLines(p) {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("stderr line is not a JSON object: %q: %v", line, err)
-		}
-		recs = append(recs, rec)
-	}
-	return recs
-}
-
-// logRecord is the first JSON log record with msg, or nil.
-func logRecord(t *testing.T, p *pinit, msg string) map[string]any {
-	t.Helper()
-	for _, rec := range jsonLogs(t, p) {
-		if rec["msg"] == msg {
-			return rec
-		}
-	}
-	return nil
-}
-
 // childHostPID is the host pid of pinit's one child, found in /proc.
 func childHostPID(t *testing.T, p *pinit) int {
 	t.Helper()
@@ -164,19 +128,6 @@ func childProcs(pid int) []procEntry {
 		}
 	}
 	return cs
-}
-
-// pollEvery is eventually with a chosen interval, for conditions that are
-// costly to check (a scan of /proc with a thousand processes in it).
-func pollEvery(t *testing.T, timeout, every time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(every)
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -240,7 +191,7 @@ func TestInitExitCodes(t *testing.T) {
 				}
 				finish(t, p, tc.want)
 				if tc.msg == "" {
-					rec := logRecord(t, p, "child exited")
+					rec := p.firstLog("child exited")
 					if rec == nil {
 						t.Fatalf(`no "child exited" log line`)
 					}
@@ -401,21 +352,22 @@ func TestInitReapsOrphans(t *testing.T) {
 			// They are pinit's now: proof that pinit is their reaper (were it
 			// not a subreaper, they would go to the host's init and the
 			// check below would pass for nothing).
-			pollEvery(t, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("pinit has %d orphans", orphanCount), func() bool {
+			eventually(t, 60*time.Second, fmt.Sprintf("pinit has %d orphans", orphanCount), func() bool {
 				return takeCensus(pid) == census{live: orphanCount, sleeps: 1}
 			})
-			deadline := time.Now().Add(60 * time.Second)
-			for {
+			var c census
+			reaped := false
+			defer func() {
+				if !reaped {
+					t.Logf("pinit's children at last: %d orphans alive, %d zombies, %d sleep", c.live, c.zombies, c.sleeps)
+				}
+			}()
+			eventually(t, 60*time.Second, "every orphan is reaped", func() bool {
 				release() // a thousand exits at once: SIGCHLD coalesces
-				c := takeCensus(pid)
-				if c.reaped() {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("orphans not reaped: pinit's children: %d alive, %d zombies, %d sleep", c.live, c.zombies, c.sleeps)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				c = takeCensus(pid)
+				return c.reaped()
+			})
+			reaped = true
 			if p.exited() {
 				t.Fatalf("pinit exited while its child runs: %d", p.code)
 			}
@@ -447,12 +399,12 @@ func TestInitOrphansNegativeControl(t *testing.T) {
 		return pid1 > 0
 	})
 	// PID 1 is the maker itself here: it becomes the "sleep" that reaps nothing.
-	pollEvery(t, 30*time.Second, 20*time.Millisecond, "PID 1 has the orphans", func() bool {
+	eventually(t, 30*time.Second, "PID 1 has the orphans", func() bool {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid1))
 		return string(comm) == "sleep\n" && takeCensus(pid1) == census{live: n}
 	})
 	var c census
-	pollEvery(t, 30*time.Second, 20*time.Millisecond, fmt.Sprintf("%d zombies", n), func() bool {
+	eventually(t, 30*time.Second, fmt.Sprintf("%d zombies", n), func() bool {
 		release()
 		c = takeCensus(pid1)
 		return c.zombies == n
@@ -475,17 +427,17 @@ func TestInitReapsWorkerOrphans(t *testing.T) {
 			p.waitStdout(fmt.Sprintf("spawned %d\n", n), 30*time.Second)
 			// pinit's now, while they linger, not the host's init's: the last
 			// one is re-parented as its parent exits and lives 5 s more.
-			pollEvery(t, 5*time.Second, 20*time.Millisecond, "pinit has orphans besides its child", func() bool {
+			eventually(t, 5*time.Second, "pinit has orphans besides its child", func() bool {
 				return len(childProcs(pid)) > 1
 			})
 			var cs []procEntry
-			pollEvery(t, 10*time.Second, 20*time.Millisecond, "pinit has only its child left", func() bool {
+			eventually(t, 10*time.Second, "pinit has only its child left", func() bool {
 				cs = childProcs(pid)
 				return len(cs) == 1 && cs[0].state != "Z"
 			})
 			p.signal(syscall.SIGTERM)
 			finish(t, p, 0)
-			rec := logRecord(t, p, "child exited")
+			rec := p.firstLog("child exited")
 			if rec == nil || rec["exit_code"] != float64(0) {
 				t.Errorf(`"child exited" = %v, want exit_code 0`, rec)
 			}
@@ -620,20 +572,23 @@ func TestInitJSONLogs(t *testing.T) {
 			p.signal(syscall.SIGTERM)
 			finish(t, p, 0)
 
-			recs := jsonLogs(t, p)
+			// Every line of stderr is a JSON object (the child writes to stdout only).
+			recs, lines := p.logs(""), stderrLines(p)
+			if len(recs) != len(lines) {
+				t.Fatalf("%d of the %d stderr lines are JSON objects, want all:\n%s", len(recs), len(lines), strings.Join(lines, "\n"))
+			}
 			for _, rec := range recs {
-				ts, _ := rec["time"].(string)
-				if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+				if _, err := time.Parse(time.RFC3339Nano, rec.str("time")); err != nil {
 					t.Errorf("record without a valid time: %v", rec)
 				}
-				if lv, _ := rec["level"].(string); !slices.Contains([]string{"DEBUG", "INFO", "WARN", "ERROR"}, lv) {
+				if !slices.Contains([]string{"DEBUG", "INFO", "WARN", "ERROR"}, rec.str("level")) {
 					t.Errorf("record without a level: %v", rec)
 				}
-				if msg, _ := rec["msg"].(string); msg == "" {
+				if rec.str("msg") == "" {
 					t.Errorf("record without a msg: %v", rec)
 				}
 			}
-			started, exited := logRecord(t, p, "child started"), logRecord(t, p, "child exited")
+			started, exited := p.firstLog("child started"), p.firstLog("child exited")
 			if started == nil || exited == nil {
 				t.Fatalf("want child started and child exited records, got %v", recs)
 			}
@@ -643,12 +598,12 @@ func TestInitJSONLogs(t *testing.T) {
 			}
 			// (The Go runtime of pinit may raise SIGURG itself: that one is
 			// logged too.)
-			if !slices.ContainsFunc(recs, func(r map[string]any) bool {
+			if !slices.ContainsFunc(recs, func(r logLine) bool {
 				return r["msg"] == "signal received" && r["signal"] == "SIGUSR1"
 			}) {
 				t.Errorf(`no "signal received" record with signal SIGUSR1`)
 			}
-			cfg := logRecord(t, p, "config loaded")
+			cfg := p.firstLog("config loaded")
 			if cfg == nil || cfg["level"] != "DEBUG" {
 				t.Fatalf(`"config loaded" = %v, want a DEBUG record`, cfg)
 			}

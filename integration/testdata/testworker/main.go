@@ -1,7 +1,10 @@
 // Command testworker is the fake worker that pinit's integration tests run under pinit.
 // One binary; the first argument selects the mode:
 //
-//	testworker serve [--notify] [--delay-ready D]
+//	testworker serve [--notify] [--status-first] [--delay-ready D]
+//	    With --status-first, before anything else: sends STATUS=starting to $NOTIFY_SOCKET
+//	    and writes "pid <pid> said STATUS=starting at boottime <ns>" to stderr (CLOCK_BOOTTIME,
+//	    read once the message is sent), so that pinit knows at once it speaks sd_notify.
 //	    HTTP on the listener inherited as fd 3; needs LISTEN_FDS=1 and LISTEN_PID=<own pid>,
 //	    else exits 3. "GET /" and "GET /slow?ms=N" (after N ms) answer one JSON line
 //	    {"worker_id":"<WORKER_ID>","pid":N,"listen_pid":N}. Writes
@@ -92,12 +95,25 @@ func run(args []string) int {
 func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	notify := fs.Bool("notify", false, "send READY=1 to $NOTIFY_SOCKET")
+	statusFirst := fs.Bool("status-first", false, "send STATUS=starting to $NOTIFY_SOCKET before anything else")
 	var delay time.Duration
 	fs.Func("delay-ready", "wait `D` before READY=1", durationVar(&delay))
 	if _, err := parse(fs, args, 0); err != nil {
 		return 2
 	}
 	pid := os.Getpid()
+	if *statusFirst {
+		if err := sdNotify("STATUS=starting"); err != nil {
+			logf("testworker serve: notify: %v", err)
+			return 1
+		}
+		var now unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &now); err != nil {
+			logf("testworker serve: clock_gettime: %v", err)
+			return 1
+		}
+		logf("pid %d said STATUS=starting at boottime %d", pid, now.Nano())
+	}
 	listenPID, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
 	if os.Getenv("LISTEN_FDS") != "1" || listenPID != pid {
 		logf("testworker serve: want LISTEN_FDS=1 LISTEN_PID=%d, got LISTEN_FDS=%q LISTEN_PID=%q",
