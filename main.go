@@ -223,7 +223,7 @@ func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) 
 	pool, err := workers.New(workers.Config{
 		Path: path, Argv: argv, Env: environ, Self: selfExe(),
 		Workers: cfg.Workers, Listen: cfg.Listen,
-		Grace: cfg.Grace, DrainDelay: cfg.DrainDelay, StopSignal: cfg.StopSignal,
+		Grace: cfg.Grace, DrainDelay: cfg.DrainDelay, StopSignal: cfg.StopSignal, WorkerTimeout: cfg.WorkerTimeout,
 		Log: log, Board: board,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 type report struct {
 	Status        string         `json:"status"` // "ok" or "unavailable"
 	State         string         `json:"state"`
+	Steering      string         `json:"steering,omitempty"`
 	Workers       []workerReport `json:"workers"`
 	ReadyURLError string         `json:"ready_url_error,omitempty"`
 }
@@ -22,6 +23,7 @@ type workerReport struct {
 	State         string  `json:"state"`
 	Restarts      int     `json:"restarts"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
+	AcceptQueue   int     `json:"accept_queue"`
 }
 
 // handler decides the answer to a request from the latest Status on its Board.
@@ -87,7 +89,7 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 		}
 	}
 
-	rep := report{Status: "ok", State: string(st.State), Workers: make([]workerReport, 0, len(st.Workers))}
+	rep := report{Status: "ok", State: string(st.State), Steering: st.Steering, Workers: make([]workerReport, 0, len(st.Workers))}
 	code := 200
 	if !ok {
 		rep.Status, code = "unavailable", 503
@@ -103,6 +105,7 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 			State:         string(wk.State),
 			Restarts:      wk.Restarts,
 			UptimeSeconds: uptime(wk.Started, t),
+			AcceptQueue:   wk.Queue,
 		})
 	}
 	body, err := json.Marshal(rep)

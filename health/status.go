@@ -12,15 +12,19 @@ type Worker struct {
 	PID      int // 0 while the slot is empty
 	State    WorkerState
 	Restarts int       // how many times this slot's process was restarted
+	Queue    int       // connections waiting in the slot's accept queue at the last sample
 	Started  time.Time // zero while no process runs; uptime is computed at request time
 }
 
 // Status is a snapshot the supervisor publishes whenever its state changes.
 type Status struct {
-	State   Phase
-	Live    bool // false when the pool is crash-looping → /health 503
-	Ready   bool // decided by the supervisor alone: every worker up, no drain; the server only renders it
-	Workers []Worker
+	State Phase
+	Live  bool // false when the pool is crash-looping → /health 503
+	Ready bool // decided by the supervisor alone: every worker up, no drain; the server only renders it
+	// Steering is how new connections reach the slots: "bpf" (pinit's
+	// program, serving slots only), "kernel" (its own hash), "" (no socket).
+	Steering string
+	Workers  []Worker
 }
 
 // Board holds the latest Status; the supervisor goroutine Sets, HTTP handlers Get. It is safe for concurrent

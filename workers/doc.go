@@ -36,12 +36,41 @@
 // known by SO_PASSCRED credentials), or after 1 s of running if it never sends
 // anything there.
 //
+// # Steering
+//
+// The slot sockets bound to LISTEN form one reuseport group: an array of
+// sockets in the kernel. A socket takes the next index when it listens; when
+// one leaves (its last descriptor closed, or at once on shutdown(SHUT_RD),
+// whatever dups a worker still holds) the socket at the last index moves
+// into its place, and a shutdown resets the connections queued on it.
+// Without a program the kernel picks socks[hash(addresses) % num_socks],
+// whatever the socket's worker is doing. pinit attaches a classic BPF program
+// to the group (SO_ATTACH_REUSEPORT_CBPF, unprivileged) that returns an index
+// instead: it takes the packet's flow hash (a random number where the hash is
+// 0) modulo the number of fit slots and maps the remainder to one of their
+// indices, which group keeps in step with the kernel's. An index past the end
+// is no error: the kernel falls back to its own hash over every socket,
+// steered-away ones included, so the program never returns one. The program
+// belongs to the group, not to the socket it was attached through, and lives
+// until the group's last socket leaves. Where the kernel refuses it (EPERM,
+// ENOPROTOOPT, EINVAL, ENOMEM, as in gVisor or under seccomp) the pool runs
+// on the kernel's hashing.
+//
+// TCP_INFO on a listening socket reports its accept queue: tcpi_unacked is
+// the number of connections waiting for accept(), tcpi_sacked the backlog
+// (the Recv-Q and Send-Q of `ss -lt`). A queue that holds connections nobody
+// takes is how a hung worker shows, without its help: the pool samples every
+// queue, steers away from a suspect slot at once (so that a worker that
+// accepts can empty it with nothing new arriving), calls it stalled when it
+// still has not, and kills its worker after WORKER_TIMEOUT (stall.go).
+//
 // # Supervision
 //
 // A Pool is owned by the one goroutine that calls Run. Signals, exits
 // collected by pid1.Reap on SIGCHLD, sd_notify messages and timers reach it as
 // events; after each, reconcile moves the pool towards what it should be at
-// that moment and publishes a snapshot on a health.Board. Time, process
-// starting, signalling and binding are func fields, so the state machine is
-// unit-tested on a fake clock.
+// that moment, steers, and publishes a snapshot on a health.Board. Time,
+// process starting, signalling, binding, steering and queue reading are func
+// fields, so the state machine is unit-tested on a fake clock, driven through
+// the same handle and nextDeadline that Run uses.
 package workers

@@ -18,7 +18,8 @@ import (
 // the worker command. LISTEN_PID must be the worker's own pid, which exists
 // only after the fork; Go's ForkExec runs no code of ours between fork and
 // exec, so a worker is started as pinit itself (/proc/self/exe) with this
-// variable set, and the stub sets LISTEN_PID=getpid() and execs the command
+// variable set, and the stub sets LISTEN_PID=getpid() (and WATCHDOG_PID, when
+// WATCHDOG_USEC is given) and execs the command
 // in the same process: same pid, same fds, fd 3 included.
 const execVar = "PINIT_INTERNAL_EXEC"
 
@@ -36,17 +37,25 @@ func IsExecStub(environ []string) bool {
 // the exec failed, with the exit status for that (126 or 127).
 func ExecStub(environ []string, stderr io.Writer) int {
 	var path string
+	watchdog := false
 	env := make([]string, 0, len(environ)+1)
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, execVar+"="); ok {
 			path = v
 			continue
 		}
-		if !strings.HasPrefix(kv, "LISTEN_PID=") {
+		if !strings.HasPrefix(kv, "LISTEN_PID=") && !strings.HasPrefix(kv, "WATCHDOG_PID=") {
 			env = append(env, kv)
 		}
+		if strings.HasPrefix(kv, "WATCHDOG_USEC=") {
+			watchdog = true
+		}
 	}
-	env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	pid := strconv.Itoa(os.Getpid())
+	env = append(env, "LISTEN_PID="+pid)
+	if watchdog {
+		env = append(env, "WATCHDOG_PID="+pid)
+	}
 	err := unix.Exec(path, os.Args, env)
 	se := &pid1.StartError{Path: path, Err: err}
 	fmt.Fprintf(stderr, "pinit: cannot start worker: %v\n", se)

@@ -12,10 +12,11 @@ import (
 )
 
 // notifyMsg is one sd_notify datagram: who sent it, by the kernel's
-// credentials, and whether it said READY=1.
+// credentials, and whether it said READY=1 and WATCHDOG=1.
 type notifyMsg struct {
-	pid   int
-	ready bool
+	pid      int
+	ready    bool
+	watchdog bool
 }
 
 // notifySocket is the NOTIFY_SOCKET pinit gives its workers: a datagram socket
@@ -72,7 +73,7 @@ func (n *notifySocket) run(out chan<- notifyMsg) {
 		if pid <= 0 {
 			continue
 		}
-		out <- notifyMsg{pid: pid, ready: hasLine(buf[:nb], "READY=1")}
+		out <- notifyMsg{pid: pid, ready: hasLine(buf[:nb], "READY=1"), watchdog: hasLine(buf[:nb], "WATCHDOG=1")}
 	}
 }
 

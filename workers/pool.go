@@ -3,7 +3,6 @@
 package workers
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -25,8 +24,11 @@ type Config struct {
 	Grace      time.Duration
 	DrainDelay time.Duration
 	StopSignal unix.Signal
-	Log        *slog.Logger
-	Board      *health.Board
+	// WorkerTimeout kills a worker whose slot is stalled this long, or that
+	// sent WATCHDOG=1 and then none for this long; 0 disables both.
+	WorkerTimeout time.Duration
+	Log           *slog.Logger
+	Board         *health.Board
 }
 
 // tick is the longest the supervisor sleeps without an event. Like tini's
@@ -52,6 +54,12 @@ type Pool struct {
 	notifyEnv string
 	reaped    []pid1.Exit // Reap's buffer, reused
 
+	// Steering (steering.go, stall.go).
+	steering   steerMode
+	group      group[*slot] // the kernel's reuseport array, as pinit made it
+	targets    []int        // the indices the attached program spreads over
+	nextSample time.Time
+
 	// AfterStart, if set, runs once the first workers are forked: what can
 	// wait (the health server) is set up then.
 	AfterStart func()
@@ -63,6 +71,10 @@ type Pool struct {
 	kill  func(pid int, sig os.Signal) error
 	bind  func(addr string) (int, error)
 	reap  func([]pid1.Exit) []pid1.Exit
+
+	closeFD  func(fd int, leave bool)
+	steerTo  func(fd int, targets []int) error
+	queueLen func(fd int) (int, error)
 }
 
 // New binds LISTEN once per slot. Nothing is started yet: a bind failure
@@ -90,6 +102,10 @@ func newPool(cfg Config) *Pool {
 		kill:  pid1.Signal,
 		bind:  bindSlot,
 		reap:  pid1.Reap,
+
+		closeFD:  closeFD,
+		steerTo:  steerTo,
+		queueLen: acceptQueue,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -103,11 +119,9 @@ func newPool(cfg Config) *Pool {
 func (p *Pool) addSlot() (*slot, error) {
 	s := &slot{id: len(p.slots), fd: -1}
 	if p.cfg.Listen != "" {
-		fd, err := p.bind(p.cfg.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("bind LISTEN=%q for slot %d: %w", p.cfg.Listen, s.id, err)
+		if err := p.openSocket(s); err != nil {
+			return nil, err
 		}
-		s.fd = fd
 	}
 	p.slots = append(p.slots, s)
 	return s, nil
@@ -192,6 +206,24 @@ func (p *Pool) nextDeadline() time.Time {
 		}
 		if !w.killed {
 			consider(w.killAt)
+			if !w.abortAt.IsZero() {
+				consider(w.abortAt.Add(abortGrace))
+			}
+		}
+		if !w.pinged.IsZero() && w.abortAt.IsZero() && p.cfg.WorkerTimeout > 0 {
+			consider(w.pinged.Add(p.cfg.WorkerTimeout))
+		}
+	}
+	if !p.stopping() && p.cfg.Listen != "" {
+		consider(p.nextSample)
+		for _, s := range p.slots {
+			if s.removing && s.cur != nil && s.cur.stopAt.IsZero() {
+				// Past the settle time, the queue samples wake the pool.
+				if settled := s.removeAt.Add(removeSettle); settled.After(p.now()) {
+					consider(settled)
+				}
+				consider(s.removeAt.Add(p.cfg.Grace))
+			}
 		}
 	}
 	if p.stopping() {

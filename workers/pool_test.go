@@ -29,6 +29,13 @@ type fakeWorld struct {
 	exits   []pid1.Exit // what the next reap collects
 	timer   time.Time   // when Run's timer would fire: nextDeadline, taken after every event
 	board   *health.Board
+
+	// Slot sockets, with Config.Listen set: fake fds from 10 up.
+	nextFD   int
+	queues   map[int]int // accept queue by fd
+	left     []int       // fds closed with leave (shut down: out of the group)
+	programs [][]int     // the targets of every program attached
+	steerErr error       // what attaching answers
 }
 
 type sent struct {
@@ -37,7 +44,13 @@ type sent struct {
 }
 
 func newFake(t *testing.T, n int, mod func(*Config)) *fakeWorld {
-	f := &fakeWorld{t: t, now: time.Unix(1000, 0), nextPID: 100, board: &health.Board{}}
+	return newFakeSteering(t, n, mod, nil)
+}
+
+// newFakeSteering is newFake on a kernel that answers steerErr to every
+// program pinit attaches.
+func newFakeSteering(t *testing.T, n int, mod func(*Config), steerErr error) *fakeWorld {
+	f := &fakeWorld{t: t, now: time.Unix(1000, 0), nextPID: 100, board: &health.Board{}, steerErr: steerErr}
 	cfg := Config{Path: "/app", Argv: []string{"app"}, Workers: n, Grace: 9 * time.Second,
 		StopSignal: unix.SIGTERM, Board: f.board}
 	if mod != nil {
@@ -54,7 +67,24 @@ func newFake(t *testing.T, n int, mod func(*Config)) *fakeWorld {
 		f.sent = append(f.sent, sent{pid, sig})
 		return nil
 	}
-	f.p.bind = func(string) (int, error) { return -1, nil }
+	f.nextFD, f.queues = 10, map[int]int{}
+	f.p.bind = func(string) (int, error) {
+		f.nextFD++
+		return f.nextFD - 1, nil
+	}
+	f.p.closeFD = func(fd int, leave bool) {
+		if leave {
+			f.left = append(f.left, fd)
+		}
+	}
+	f.p.steerTo = func(fd int, targets []int) error {
+		if f.steerErr != nil {
+			return f.steerErr
+		}
+		f.programs = append(f.programs, slices.Clone(targets))
+		return nil
+	}
+	f.p.queueLen = func(fd int) (int, error) { return f.queues[fd], nil }
 	f.p.reap = func(buf []pid1.Exit) []pid1.Exit {
 		buf = append(buf, f.exits...)
 		f.exits = nil

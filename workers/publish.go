@@ -7,7 +7,7 @@ import "github.com/pinit/pinit/health"
 // publish hands the health server a snapshot. Readiness and liveness are
 // decided here, by the supervisor; the server only renders them.
 func (p *Pool) publish() {
-	st := health.Status{State: p.phase, Ready: !p.stopping() && p.allUp()}
+	st := health.Status{State: p.phase, Ready: !p.stopping() && p.allUp(), Steering: string(p.steering)}
 	for _, s := range p.slots { // in slot order: slots are only ever appended
 		if s.removing {
 			continue
@@ -22,7 +22,7 @@ func (p *Pool) publish() {
 
 // workerStatus is how /health shows slot s.
 func (p *Pool) workerStatus(s *slot) health.Worker {
-	hw := health.Worker{Slot: s.id, Restarts: s.restarts}
+	hw := health.Worker{Slot: s.id, Restarts: s.restarts, Queue: s.queue}
 	w := s.cur
 	switch {
 	case w == nil && p.stopping():
@@ -34,8 +34,10 @@ func (p *Pool) workerStatus(s *slot) health.Worker {
 	}
 	hw.PID, hw.Started = w.pid, w.started
 	switch {
-	case !w.stopAt.IsZero():
+	case !w.stopAt.IsZero() || !w.abortAt.IsZero():
 		hw.State = health.WorkerStopping
+	case w.up && s.stalled:
+		hw.State = health.WorkerStalled
 	case w.up:
 		hw.State = health.WorkerUp
 	default:

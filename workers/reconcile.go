@@ -31,6 +31,7 @@ func (p *Pool) exited(e pid1.Exit) {
 		return
 	case w == s.cur:
 		s.cur = nil
+		s.suspect, s.stalled, s.busySince = false, false, time.Time{} // its queue waits for the next one
 		if !w.up {
 			s.fails++ // the slot is empty because its worker died on start
 		}
@@ -57,6 +58,9 @@ func (p *Pool) notified(m notifyMsg) {
 		return
 	}
 	w.spoke = true
+	if m.watchdog {
+		w.pinged = p.now()
+	}
 	if m.ready && !w.up {
 		p.markUp(w, "READY=1")
 	}
@@ -86,6 +90,10 @@ func (p *Pool) reconcile() {
 	if p.stopping() {
 		p.drainStep(now)
 	} else {
+		p.sample(now)
+		p.timeouts(now)
+		p.removeStep(now)
+		p.steer() // away from what died or hung before anything is forked
 		p.fillSlots(now)
 		p.reloadStep(now)
 		if p.phase == health.PhaseStarting && p.allUp() {
@@ -94,6 +102,7 @@ func (p *Pool) reconcile() {
 		}
 	}
 	p.dropRemoved()
+	p.steer()
 	p.publish()
 }
 
@@ -190,7 +199,7 @@ func (p *Pool) retire(w *worker) {
 func (p *Pool) dropRemoved() {
 	for _, s := range p.slots {
 		if s.removing && s.empty() {
-			s.closeSocket()
+			p.releaseSocket(s)
 		}
 	}
 	for len(p.slots) > 1 {

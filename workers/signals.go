@@ -4,7 +4,6 @@ package workers
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
 
@@ -77,12 +76,10 @@ func (p *Pool) scaleUp() {
 	for _, s := range p.slots {
 		if s.removing { // still winding down: take it back
 			if s.fd < 0 && p.cfg.Listen != "" {
-				fd, err := p.bind(p.cfg.Listen)
-				if err != nil {
-					p.log.Error("scale up", "err", fmt.Errorf("bind LISTEN=%q for slot %d: %w", p.cfg.Listen, s.id, err))
+				if err := p.openSocket(s); err != nil {
+					p.log.Error("scale up", "err", err)
 					return
 				}
-				s.fd = fd
 			}
 			s.removing = false
 			p.log.Info("scaled up", "workers", p.active())
@@ -96,6 +93,8 @@ func (p *Pool) scaleUp() {
 	p.log.Info("scaled up", "workers", p.active())
 }
 
+// scaleDown removes the highest slot still in use. New connections are
+// steered away from it at once; its worker stops in removeStep.
 func (p *Pool) scaleDown() {
 	if p.stopping() || p.active() <= 1 {
 		return
@@ -106,16 +105,14 @@ func (p *Pool) scaleDown() {
 			continue
 		}
 		s.removing = true
+		s.removeAt = p.now()
 		s.restartAt = time.Time{}
-		for _, w := range []*worker{s.cur, s.next} {
-			if w != nil {
-				p.retire(w)
-			}
+		if p.steering != steerBPF {
+			// The kernel keeps hashing connections to the socket until it
+			// leaves the group: pinit's copy goes now, the worker's when
+			// it exits.
+			p.releaseSocket(s)
 		}
-		// Out of the SO_REUSEPORT group as soon as the worker closes its
-		// copy: new connections go to the other slots instead of queueing
-		// on a socket nobody will accept from.
-		s.closeSocket()
 		p.log.Info("scaled down", "workers", p.active(), "slot", s.id)
 		return
 	}

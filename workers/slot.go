@@ -2,11 +2,7 @@
 
 package workers
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "time"
 
 // crashLoopAfter is how many workers in a row must die before they are up
 // for a slot to count as crash-looping.
@@ -28,6 +24,13 @@ type slot struct {
 	backoff   backoff
 	restartAt time.Time // when the pending restart may happen; zero: none pending
 	removing  bool      // scaled down: its workers stop, nothing restarts
+	removeAt  time.Time // when it was scaled down
+
+	// The accept queue, sampled (stall.go).
+	queue     int       // connections waiting at the last sample
+	busySince time.Time // start of the run of samples in which the queue held connections and did not shrink
+	suspect   bool      // steered away from while pinit sees whether its worker takes its queue
+	stalled   bool      // suspect for stallAfter: its worker does not take its queue
 }
 
 // worker is one running process.
@@ -41,6 +44,8 @@ type worker struct {
 	stopAt  time.Time // when it was told to stop; zero while serving
 	killAt  time.Time // when it is SIGKILLed if still running; zero: no such deadline
 	killed  bool      // SIGKILL sent
+	pinged  time.Time // its last sd_notify WATCHDOG=1; zero: never sent one
+	abortAt time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
 }
 
 // crashLooping reports whether the slot's workers keep dying on start.
@@ -49,11 +54,28 @@ func (s *slot) crashLooping() bool { return s.fails >= crashLoopAfter }
 // empty reports whether no worker of the slot is running.
 func (s *slot) empty() bool { return s.cur == nil && s.next == nil }
 
-// closeSocket closes pinit's copy of the slot's socket. Workers still holding
-// theirs keep it listening until they close it.
-func (s *slot) closeSocket() {
-	if s.fd >= 0 {
-		unix.Close(s.fd)
-		s.fd = -1
+// Ranks of a slot for new connections, best first: they go to the slots
+// of the best rank any slot has.
+const (
+	rankServing  = iota // up, taking its queue, staying
+	rankSuspect         // up, but its queue is suspect or stalled
+	rankStarting        // its worker runs but is not up yet
+	rankWaiting         // no worker (or a crash loop): its queue waits for one
+	rankNone            // no socket, or being removed: never
+)
+
+// rank says how fit the slot is for new connections now.
+func (s *slot) rank() int {
+	w := s.cur
+	switch {
+	case s.removing || s.fd < 0:
+		return rankNone
+	case w == nil || !w.stopAt.IsZero() || !w.abortAt.IsZero() || s.crashLooping():
+		return rankWaiting
+	case !w.up:
+		return rankStarting
+	case s.suspect || s.stalled:
+		return rankSuspect
 	}
+	return rankServing
 }

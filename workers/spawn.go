@@ -43,7 +43,8 @@ func (p *Pool) workerEnv(s *slot) []string {
 	for _, kv := range p.cfg.Env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WORKER_ID", "NOTIFY_SOCKET", execVar:
+		case "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WORKER_ID", "NOTIFY_SOCKET",
+			"WATCHDOG_USEC", "WATCHDOG_PID", execVar:
 			continue
 		}
 		env = append(env, kv)
@@ -54,6 +55,10 @@ func (p *Pool) workerEnv(s *slot) []string {
 	}
 	if p.notifyEnv != "" {
 		env = append(env, p.notifyEnv)
+		if p.cfg.WorkerTimeout > 0 {
+			// WATCHDOG_PID, like LISTEN_PID, is set by the exec stub.
+			env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(p.cfg.WorkerTimeout.Microseconds(), 10))
+		}
 	}
 	return env
 }
@@ -68,11 +73,5 @@ func (p *Pool) send(pid int, sig os.Signal) {
 		p.log.Warn("worker was gone when signalled", "pid", pid, "signal", pid1.SignalName(sig))
 	default:
 		p.log.Error("signal worker", "pid", pid, "signal", pid1.SignalName(sig), "err", err)
-	}
-}
-
-func (p *Pool) closeSockets() {
-	for _, s := range p.slots {
-		s.closeSocket()
 	}
 }

@@ -1,0 +1,143 @@
+//go:build linux
+
+package workers
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// sampleEvery is how often the pool reads its slots' accept queues.
+	sampleEvery = 250 * time.Millisecond
+	// stallAfter is how long a queue must hold connections without
+	// shrinking before its slot counts as stalled and is steered away from.
+	stallAfter = 500 * time.Millisecond
+	// abortGrace is how long a timed-out worker has between SIGABRT (a
+	// Python worker with faulthandler prints where it hung) and SIGKILL.
+	abortGrace = time.Second
+	// removeSettle is how long a scaled-down slot is steered away from
+	// before its queue counts as empty for good: handshakes under way when
+	// the program changed still land in it.
+	removeSettle = 100 * time.Millisecond
+)
+
+// sample reads every slot's accept queue when a sample is due.
+func (p *Pool) sample(now time.Time) {
+	if p.cfg.Listen == "" || now.Before(p.nextSample) {
+		return
+	}
+	p.nextSample = now.Add(sampleEvery)
+	for _, s := range p.slots {
+		if s.fd < 0 {
+			continue
+		}
+		q, err := p.queueLen(s.fd)
+		if err != nil {
+			p.log.Debug("accept queue", "slot", s.id, "err", err)
+			continue
+		}
+		p.observe(s, q, now)
+	}
+}
+
+// observe judges a slot by its accept queue. Connections that wait at two
+// samples in a row, none taken in between, make the slot suspect: it is
+// steered away from at once, so that with no new arrivals a worker that
+// accepts empties its queue by the next sample and serves again. One whose
+// queue still has not shrunk stallAfter after it first held connections is
+// stalled. Only an up worker is judged: a queue in front of a dead or
+// starting one waits for it.
+func (p *Pool) observe(s *slot, q int, now time.Time) {
+	prev := s.queue
+	s.queue = q
+	w := s.cur
+	if w == nil || !w.up || !w.stopAt.IsZero() {
+		s.suspect, s.stalled, s.busySince = false, false, time.Time{}
+		return
+	}
+	if q == 0 || q < prev { // taken from
+		if s.stalled {
+			p.log.Info("slot serving again", "slot", s.id, "pid", w.pid, "queue", q,
+				"stalled_for", now.Sub(s.busySince).Round(time.Millisecond).String())
+		}
+		s.suspect, s.stalled, s.busySince = false, false, time.Time{}
+		if q > 0 {
+			s.busySince = now // but not all: a new run begins
+		}
+		return
+	}
+	if s.busySince.IsZero() {
+		s.busySince = now
+		return
+	}
+	s.suspect = true
+	if !s.stalled && now.Sub(s.busySince) >= stallAfter {
+		s.stalled = true
+		p.log.Warn("slot stalled: steering new connections away", "slot", s.id, "pid", w.pid, "queue", q,
+			"for", now.Sub(s.busySince).Round(time.Millisecond).String())
+	}
+}
+
+// timeouts kills the workers WORKER_TIMEOUT says are hung: a slot stalled
+// that long, or a worker that sent WATCHDOG=1 once and then none for that
+// long. SIGABRT first, SIGKILL to its group abortGrace later; its exit then
+// restarts the slot as any death does, and the replacement takes the queue.
+func (p *Pool) timeouts(now time.Time) {
+	limit := p.cfg.WorkerTimeout
+	for _, w := range p.procs {
+		if !w.abortAt.IsZero() {
+			if !w.killed && !now.Before(w.abortAt.Add(abortGrace)) {
+				p.send(-w.pid, unix.SIGKILL)
+				w.killed = true
+			}
+			continue
+		}
+		if limit <= 0 || !w.stopAt.IsZero() {
+			continue
+		}
+		s := w.slot
+		switch {
+		case s.cur == w && s.stalled && now.Sub(s.busySince) >= limit:
+			p.abort(w, now, "accept queue not taken", "queue", s.queue)
+		case !w.pinged.IsZero() && now.Sub(w.pinged) >= limit:
+			p.abort(w, now, "no WATCHDOG=1", "last", now.Sub(w.pinged).Round(time.Millisecond).String())
+		}
+	}
+}
+
+func (p *Pool) abort(w *worker, now time.Time, why string, attrs ...any) {
+	w.abortAt = now
+	attrs = append([]any{"slot", w.slot.id, "pid", w.pid, "why", why, "timeout", p.cfg.WorkerTimeout.String()}, attrs...)
+	p.log.Warn("worker timed out: sending SIGABRT, then SIGKILL", attrs...)
+	p.send(w.pid, unix.SIGABRT)
+}
+
+// removeStep retires the workers of scaled-down slots. While pinit steers,
+// a slot's worker stops only once no connection waits for it (or the grace
+// is over): nothing queued on its socket is reset when it goes. Without
+// steering the kernel keeps sending it connections, so it stops at once.
+func (p *Pool) removeStep(now time.Time) {
+	for _, s := range p.slots {
+		if !s.removing {
+			continue
+		}
+		if s.next != nil && s.next.stopAt.IsZero() {
+			p.retire(s.next) // a replacement that never served
+		}
+		w := s.cur
+		if w == nil || !w.stopAt.IsZero() {
+			continue
+		}
+		if p.steering == steerBPF && s.fd >= 0 && now.Before(s.removeAt.Add(p.cfg.Grace)) {
+			if now.Before(s.removeAt.Add(removeSettle)) {
+				continue
+			}
+			if q, err := p.queueLen(s.fd); err == nil && q > 0 {
+				continue
+			}
+		}
+		p.retire(w)
+	}
+}
