@@ -37,14 +37,16 @@ type hello struct {
 
 // healthReport is the JSON body of /health and /ready.
 type healthReport struct {
-	Status  string `json:"status"`
-	State   string `json:"state"`
-	Workers []struct {
+	Status   string `json:"status"`
+	State    string `json:"state"`
+	Steering string `json:"steering"`
+	Workers  []struct {
 		Slot     int     `json:"slot"`
 		PID      int     `json:"pid"`
 		State    string  `json:"state"`
 		Restarts int     `json:"restarts"`
 		Uptime   float64 `json:"uptime_seconds"`
+		Queue    int     `json:"accept_queue"`
 	} `json:"workers"`
 }
 
@@ -227,9 +229,35 @@ type load struct {
 	held        atomic.Bool  // no new connection: see holdBack
 	mu          sync.Mutex
 	pids        map[int]int   // answers by worker pid
+	answered    []answer      // every request answered, in the order they ended
 	failures    []loadFailure // the first few hundred
 	stop        chan struct{}
 	wg, freshWG sync.WaitGroup
+}
+
+// answer is one request of a load that was answered.
+type answer struct {
+	sent time.Time
+	took time.Duration
+	pid  int
+}
+
+// slowSince lists the requests sent after since that took longer than limit,
+// and the requests sent after since that failed.
+func (l *load) slowSince(since time.Time, limit time.Duration) (slow []answer, failed []loadFailure) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.answered {
+		if a.sent.After(since) && a.took > limit {
+			slow = append(slow, a)
+		}
+	}
+	for _, f := range l.failures {
+		if f.sent.After(since) {
+			failed = append(failed, f)
+		}
+	}
+	return slow, failed
 }
 
 // errHeldBack is the dial error of a load held back.
@@ -316,6 +344,7 @@ func startLoad(t *testing.T, url string, fresh, keep int) *load {
 			st.ok.Add(1)
 			l.mu.Lock()
 			l.pids[h.PID]++
+			l.answered = append(l.answered, answer{sent, time.Since(sent), h.PID})
 			l.mu.Unlock()
 		}
 	}

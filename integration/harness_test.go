@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ type opts struct {
 	env   map[string]string // the whole environment besides PATH
 	pidns bool              // run as PID 1 of a new PID namespace
 	files []*os.File        // inherited by pinit as fds 3, 4, ... (not close-on-exec)
+	wrap  []string          // a command that execs pinit (its argv before pinit's)
 }
 
 // pinit is one running pinit.
@@ -96,7 +98,7 @@ type pinit struct {
 // it is killed and reaped at the end of the test.
 func start(t *testing.T, o opts, args ...string) *pinit {
 	t.Helper()
-	argv := append([]string{pinitBin}, args...)
+	argv := append(append(slices.Clone(o.wrap), pinitBin), args...)
 	if o.pidns {
 		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}, argv...)
 	}
@@ -259,10 +261,16 @@ type poolRun struct {
 // their own and GRACE_TIMEOUT=20s, then cmd.env, then env.
 func startPool(t *testing.T, cmd command, env map[string]string) *poolRun {
 	t.Helper()
+	return startPoolWrapped(t, nil, cmd, env)
+}
+
+// startPoolWrapped is startPool with pinit started by wrap (see opts.wrap).
+func startPoolWrapped(t *testing.T, wrap []string, cmd command, env map[string]string) *poolRun {
+	t.Helper()
 	e := map[string]string{"WORKERS": "2", "LISTEN": addr(t), "HEALTH_LISTEN": addr(t), "GRACE_TIMEOUT": "20s"}
 	maps.Copy(e, cmd.env)
 	maps.Copy(e, env)
-	p := start(t, opts{env: e, pidns: true, files: cmd.files}, cmd.argv...)
+	p := start(t, opts{env: e, pidns: true, files: cmd.files, wrap: wrap}, cmd.argv...)
 	return &poolRun{pinit: p, listen: e["LISTEN"], healthAddr: e["HEALTH_LISTEN"], url: "http://" + e["LISTEN"] + "/"}
 }
 

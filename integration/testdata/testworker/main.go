@@ -13,6 +13,12 @@
 //	    SIGINT: a graceful drain (see drain): it stops accepting, answers every connection
 //	    it accepted that sends a request within 1 s, with "Connection: close", and
 //	    exits 0 once they are all answered.
+//	    --delay-serve D: accept nothing for D after start (a slow starter); --crash-worker ID:
+//	    exit 1 at start when WORKER_ID is ID; --watchdog-once: send WATCHDOG=1 with READY=1,
+//	    then never again (a hung event loop under sd_notify's watchdog).
+//	testworker no-reuseport-bpf CMD [ARG...]
+//	    execs CMD under a seccomp filter that fails SO_ATTACH_REUSEPORT_CBPF with EPERM, the
+//	    way a sandbox that refuses the program would.
 //	testworker signals [--stay]
 //	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1", "got SIGRTMIN+3") for
 //	    every signal it receives, realtime ones included; exits 0 right after
@@ -79,6 +85,8 @@ var modes = map[string]func(args []string) int{
 	"crash":       crash,
 	"sleep":       sleep,
 	"env":         env,
+
+	"no-reuseport-bpf": noReuseportBPF,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -96,12 +104,19 @@ func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	notify := fs.Bool("notify", false, "send READY=1 to $NOTIFY_SOCKET")
 	statusFirst := fs.Bool("status-first", false, "send STATUS=starting to $NOTIFY_SOCKET before anything else")
-	var delay time.Duration
+	var delay, delayServe time.Duration
 	fs.Func("delay-ready", "wait `D` before READY=1", durationVar(&delay))
+	fs.Func("delay-serve", "wait `D` before accepting anything (READY=1 comes after)", durationVar(&delayServe))
+	crashWorker := fs.String("crash-worker", "", "exit 1 at start when WORKER_ID is `ID`")
+	watchdogOnce := fs.Bool("watchdog-once", false, "send WATCHDOG=1 once, right after READY=1, and never again")
 	if _, err := parse(fs, args, 0); err != nil {
 		return 2
 	}
 	pid := os.Getpid()
+	if *crashWorker != "" && os.Getenv("WORKER_ID") == *crashWorker {
+		logf("worker %s pid %d crashing at start", *crashWorker, pid)
+		return 1
+	}
 	if *statusFirst {
 		if err := sdNotify("STATUS=starting"); err != nil {
 			logf("testworker serve: notify: %v", err)
@@ -161,6 +176,7 @@ func serve(args []string) int {
 	// ReadHeaderTimeout bounds a client that sends part of a request and no more.
 	srv := &http.Server{Handler: mux, ConnState: cs.track, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
+	time.Sleep(delayServe)
 	go func() { served <- srv.Serve(ln) }()
 	logf("worker %s pid %d serving", id, pid)
 
@@ -172,7 +188,11 @@ func serve(args []string) int {
 		select {
 		case <-ready:
 			ready = nil
-			if err := sdNotify("READY=1"); err != nil {
+			msg := "READY=1"
+			if *watchdogOnce {
+				msg += "\nWATCHDOG=1"
+			}
+			if err := sdNotify(msg); err != nil {
 				logf("testworker serve: notify: %v", err)
 				return 1
 			}
