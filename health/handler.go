@@ -31,6 +31,9 @@ type handler struct {
 	board *Board
 	probe func(context.Context) error // the READY_URL probe; nil when READY_URL is unset
 	now   func() time.Time            // time.Now, or a fixed clock in tests
+
+	version string                    // pinit's, for pinit_build_info
+	usage   func([]int) map[int]Usage // /proc of the workers at scrape time; nil: no such series
 }
 
 // newHandler serves board (a zero Board when nil); probe may be nil; now nil means time.Now.
@@ -65,7 +68,7 @@ func errorReply(code int) reply {
 // serve answers method and path (the request target's path, query removed). The probe runs only for /ready when
 // the board says Ready, with a context that ends after probeTimeout or when ctx does.
 func (h *handler) serve(ctx context.Context, method, path string) reply {
-	if path != "/health" && path != "/ready" {
+	if path != "/health" && path != "/ready" && path != "/metrics" {
 		return textReply(404, "404 page not found\n")
 	}
 	if method != "GET" && method != "HEAD" {
@@ -75,6 +78,10 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 	}
 
 	st := h.board.Get()
+	if path == "/metrics" {
+		body := renderMetrics(st, st.Ready, h.version, h.usage, h.now())
+		return reply{code: 200, contentType: metricsContentType, body: body}
+	}
 	var ok bool
 	var probeErr error
 	if path == "/health" {

@@ -42,6 +42,8 @@ type Options struct {
 	Addr     string // HEALTH_LISTEN, e.g. ":8081", "127.0.0.1:9000", "[::1]:8081"
 	ReadyURL string // READY_URL, "" when unset; GET with 1 s timeout, 2xx means ready
 	Logger   *slog.Logger
+	Version  string                    // for pinit_build_info
+	Usage    func([]int) map[int]Usage // what each worker's process tree uses, read at scrape time
 }
 
 // Server is the health server bound to its address.
@@ -88,9 +90,11 @@ func Listen(opts Options, board *Board) (*Server, error) {
 		probe = readyProbe(opts.ReadyURL)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	h := newHandler(board, probe, time.Now)
+	h.version, h.usage = opts.Version, opts.Usage
 	return &Server{
 		ln:     ln,
-		h:      newHandler(board, probe, time.Now),
+		h:      h,
 		log:    log.With("component", "health"),
 		lim:    defaultLimits,
 		ctx:    ctx,

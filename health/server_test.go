@@ -247,7 +247,7 @@ func TestHandlerHeadMatchesGet(t *testing.T) {
 
 func TestHandlerNotFound(t *testing.T) {
 	h := newHandler(boardWith(Status{State: "running", Live: true, Ready: true}), nil, fixedNow)
-	paths := []string{"/", "/healthz", "/health/", "/ready/", "/readyz", "/Health", "/health/x", "/metrics"}
+	paths := []string{"/", "/healthz", "/health/", "/ready/", "/readyz", "/Health", "/health/x", "/metrics/", "/Metrics"}
 	for _, path := range paths {
 		for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
 			t.Run(method+" "+path, func(t *testing.T) {

@@ -13,6 +13,7 @@ type Worker struct {
 	State    WorkerState
 	Restarts int       // how many times this slot's process was restarted
 	Queue    int       // connections waiting in the slot's accept queue at the last sample
+	Recycles Recycles  // workers of this slot replaced on purpose, by reason
 	Started  time.Time // zero while no process runs; uptime is computed at request time
 }
 
@@ -25,6 +26,26 @@ type Status struct {
 	// program, serving slots only), "kernel" (its own hash), "" (no socket).
 	Steering string
 	Workers  []Worker
+
+	Desired      int       // how many workers the pool should have (WORKERS, changed by TTIN/TTOU)
+	Reloads      int       // SIGHUP reloads begun
+	DrainStarted time.Time // when the stop began; zero before
+	DrainEnded   time.Time // when the last worker was gone; zero before
+}
+
+// Recycles counts, for one slot, the workers replaced on purpose while they
+// still ran: why pinit_worker_recycles_total{reason} went up.
+type Recycles struct {
+	Memory   int // MAX_WORKER_MEMORY exceeded
+	Lifetime int // MAX_WORKER_LIFETIME reached
+	Timeout  int // killed for WORKER_TIMEOUT (a stalled slot or a silent watchdog)
+	Reload   int // replaced by a SIGHUP reload
+}
+
+// Usage is what /proc says one worker and its descendants use.
+type Usage struct {
+	RSS int64   // resident memory, bytes
+	CPU float64 // user and system CPU time, seconds, its reaped children's included
 }
 
 // Board holds the latest Status; the supervisor goroutine Sets, HTTP handlers Get. It is safe for concurrent
