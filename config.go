@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -28,6 +29,10 @@ type rawConfig struct {
 	ReadyURL      string `env:"READY_URL"`
 	LogFormat     string `env:"LOG_FORMAT" envDefault:"auto"`
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
+
+	MaxWorkerMemory         string `env:"MAX_WORKER_MEMORY"`
+	MaxWorkerLifetime       string `env:"MAX_WORKER_LIFETIME"`
+	MaxWorkerLifetimeJitter string `env:"MAX_WORKER_LIFETIME_JITTER"`
 }
 
 // config is pinit's validated configuration.
@@ -43,6 +48,10 @@ type config struct {
 	ReadyURL      string
 	LogFormat     string // "json", "text" or "auto"
 	LogLevel      slog.Level
+
+	MaxMemory      int64         // bytes; 0: no recycling by memory
+	MaxLifetime    time.Duration // 0: no recycling by age
+	LifetimeJitter time.Duration // a random 0..this added to each worker's lifetime
 
 	raw rawConfig
 }
@@ -87,6 +96,7 @@ func (r rawConfig) validate(autoWorkers func() int) (config, []error) {
 	r.validateWorkers(&c, &p, autoWorkers)
 	r.validateAddrs(&c, &p)
 	r.validateDurations(&c, &p)
+	r.validateRecycling(&c, &p)
 	r.validateStopAndReady(&c, &p)
 	r.validateLog(&c, &p)
 	return c, p
@@ -153,6 +163,57 @@ func (r rawConfig) validateDurations(c *config, p *problems) {
 	if c.WorkerTimeout, err = parseDuration(r.WorkerTimeout); err != nil {
 		p.bad("WORKER_TIMEOUT", r.WorkerTimeout, err.Error())
 	}
+}
+
+// validateRecycling reads MAX_WORKER_MEMORY, MAX_WORKER_LIFETIME and its
+// jitter (10 % of the lifetime unless set).
+func (r rawConfig) validateRecycling(c *config, p *problems) {
+	var err error
+	if r.MaxWorkerMemory != "" {
+		if c.MaxMemory, err = parseBytes(r.MaxWorkerMemory); err != nil {
+			p.bad("MAX_WORKER_MEMORY", r.MaxWorkerMemory, err.Error())
+		}
+	}
+	if r.MaxWorkerLifetime != "" {
+		if c.MaxLifetime, err = parseDuration(r.MaxWorkerLifetime); err != nil {
+			p.bad("MAX_WORKER_LIFETIME", r.MaxWorkerLifetime, err.Error())
+		}
+	}
+	c.LifetimeJitter = c.MaxLifetime / 10
+	if r.MaxWorkerLifetimeJitter != "" {
+		switch c.LifetimeJitter, err = parseDuration(r.MaxWorkerLifetimeJitter); {
+		case err != nil:
+			p.bad("MAX_WORKER_LIFETIME_JITTER", r.MaxWorkerLifetimeJitter, err.Error())
+		case r.MaxWorkerLifetime == "":
+			p.bad("MAX_WORKER_LIFETIME_JITTER", r.MaxWorkerLifetimeJitter, "means nothing without MAX_WORKER_LIFETIME")
+		}
+	}
+}
+
+// parseBytes takes a number of bytes with an optional unit: "300000000",
+// "512MiB", "1G". K, M, G, T (and KB, MB, ...) are powers of 1000; KiB,
+// MiB, GiB, TiB (and Ki, Mi, ...) powers of 1024, as Kubernetes has them.
+func parseBytes(s string) (int64, error) {
+	num := strings.TrimRight(s, "KMGTBikmgtb")
+	unit := strings.TrimSpace(s[len(num):])
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || n <= 0 || math.IsInf(n, 0) {
+		return 0, errors.New(`want a size above zero such as "512MiB", "1G" or "300000000" (bytes)`)
+	}
+	mult := map[string]float64{"": 1, "B": 1}
+	for i, p := range []string{"K", "M", "G", "T"} {
+		dec, bin := math.Pow(1000, float64(i+1)), math.Pow(1024, float64(i+1))
+		mult[p], mult[p+"B"], mult[p+"i"], mult[p+"iB"] = dec, dec, bin, bin
+	}
+	mult["k"], mult["kB"] = 1000, 1000
+	m, ok := mult[unit]
+	if !ok {
+		return 0, fmt.Errorf("unknown unit %q: want B, K, M, G, T (powers of 1000) or KiB, MiB, GiB, TiB", unit)
+	}
+	if n*m > math.MaxInt64/2 {
+		return 0, errors.New("too large")
+	}
+	return int64(n * m), nil
 }
 
 // validateStopAndReady reads STOP_SIGNAL and READY_URL.
@@ -254,5 +315,7 @@ func (c config) logValue() []any {
 		"HEALTH_LISTEN", r.HealthListen, "GRACE_TIMEOUT", c.Grace.String(), "DRAIN_DELAY", c.DrainDelay.String(),
 		"WORKER_TIMEOUT", c.WorkerTimeout.String(), "STOP_SIGNAL", unix.SignalName(c.StopSignal), "READY_URL", r.ReadyURL,
 		"LOG_FORMAT", r.LogFormat, "LOG_LEVEL", r.LogLevel,
+		"MAX_WORKER_MEMORY", c.MaxMemory, "MAX_WORKER_LIFETIME", c.MaxLifetime.String(),
+		"MAX_WORKER_LIFETIME_JITTER", c.LifetimeJitter.String(),
 	}
 }

@@ -178,7 +178,7 @@ func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 			w.State = health.WorkerExited
 		}
 		// Init mode is ready while its one child runs and no stop has begun.
-		board.Set(health.Status{State: phase, Live: true, Ready: phase == health.PhaseRunning, Workers: []health.Worker{w}})
+		board.Set(health.Status{State: phase, Live: true, Ready: phase == health.PhaseRunning, Desired: 1, Workers: []health.Worker{w}})
 	}
 	publish(health.PhaseRunning)
 	serveHealth(cfg, board, log)
@@ -203,7 +203,10 @@ func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 	if cfg.HealthListen == "" {
 		return
 	}
-	srv, err := health.Listen(health.Options{Addr: cfg.HealthListen, ReadyURL: cfg.ReadyURL, Logger: log}, board)
+	srv, err := health.Listen(health.Options{
+		Addr: cfg.HealthListen, ReadyURL: cfg.ReadyURL, Logger: log,
+		Version: version, Usage: workers.TreeUsage,
+	}, board)
 	if err != nil {
 		log.Error("health server not started", "err", err)
 		return
@@ -224,6 +227,7 @@ func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		Path: path, Argv: argv, Env: environ, Self: selfExe(),
 		Workers: cfg.Workers, Listen: cfg.Listen,
 		Grace: cfg.Grace, DrainDelay: cfg.DrainDelay, StopSignal: cfg.StopSignal, WorkerTimeout: cfg.WorkerTimeout,
+		MaxMemory: cfg.MaxMemory, MaxLifetime: cfg.MaxLifetime, LifetimeJitter: cfg.LifetimeJitter,
 		Log: log, Board: board,
 	})
 	if err != nil {

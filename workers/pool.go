@@ -27,8 +27,14 @@ type Config struct {
 	// WorkerTimeout kills a worker whose slot is stalled this long, or that
 	// sent WATCHDOG=1 and then none for this long; 0 disables both.
 	WorkerTimeout time.Duration
-	Log           *slog.Logger
-	Board         *health.Board
+	// Recycling: a worker whose tree's RSS exceeds MaxMemory (bytes), or
+	// older than MaxLifetime plus a random 0..LifetimeJitter, is replaced
+	// like a one-slot reload. 0 disables each.
+	MaxMemory      int64
+	MaxLifetime    time.Duration
+	LifetimeJitter time.Duration
+	Log            *slog.Logger
+	Board          *health.Board
 }
 
 // tick is the longest the supervisor sleeps without an event. Like tini's
@@ -60,6 +66,11 @@ type Pool struct {
 	targets    []int        // the indices the attached program spreads over
 	nextSample time.Time
 
+	// Counters and times /metrics shows.
+	reloads      int
+	drainStarted time.Time
+	drainEnded   time.Time
+
 	// AfterStart, if set, runs once the first workers are forked: what can
 	// wait (the health server) is set up then.
 	AfterStart func()
@@ -75,6 +86,8 @@ type Pool struct {
 	closeFD  func(fd int, leave bool)
 	steerTo  func(fd int, targets []int) error
 	queueLen func(fd int) (int, error)
+	jitter   func(max time.Duration) time.Duration // a random 0..max
+	usage    func(pids []int) map[int]health.Usage // /proc, read off the loop
 }
 
 // New binds LISTEN once per slot. Nothing is started yet: a bind failure
@@ -106,6 +119,8 @@ func newPool(cfg Config) *Pool {
 		closeFD:  closeFD,
 		steerTo:  steerTo,
 		queueLen: acceptQueue,
+		jitter:   randomJitter,
+		usage:    TreeUsage,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -145,6 +160,12 @@ func (p *Pool) Run(signals <-chan os.Signal) int {
 	if p.AfterStart != nil {
 		p.AfterStart()
 	}
+	usage := make(chan map[int]health.Usage, 1)
+	if p.cfg.MaxMemory > 0 {
+		stop := make(chan struct{})
+		defer close(stop)
+		go p.watchMemory(usage, stop)
+	}
 	timer := time.NewTimer(tick)
 	defer timer.Stop()
 	for !p.done() {
@@ -154,6 +175,7 @@ func (p *Pool) Run(signals <-chan os.Signal) int {
 		case ev.sig = <-signals:
 		case m := <-notes:
 			ev.note = &m
+		case ev.usage = <-usage:
 		case <-timer.C:
 		}
 		p.handle(ev)
@@ -164,8 +186,9 @@ func (p *Pool) Run(signals <-chan os.Signal) int {
 // event is one wake-up of the supervisor: a signal, an sd_notify message,
 // or (neither set) the timer.
 type event struct {
-	sig  os.Signal
-	note *notifyMsg
+	sig   os.Signal
+	note  *notifyMsg
+	usage map[int]health.Usage // what the workers' process trees use, by pid
 }
 
 // handle acts on one event, then reconciles. Run calls nothing else, and the
@@ -174,6 +197,8 @@ func (p *Pool) handle(ev event) {
 	switch {
 	case ev.note != nil:
 		p.notified(*ev.note)
+	case ev.usage != nil:
+		p.measured(ev.usage)
 	case ev.sig != nil && ev.sig != unix.SIGCHLD:
 		p.signal(ev.sig)
 	default:
@@ -212,6 +237,9 @@ func (p *Pool) nextDeadline() time.Time {
 		}
 		if !w.pinged.IsZero() && w.abortAt.IsZero() && p.cfg.WorkerTimeout > 0 {
 			consider(w.pinged.Add(p.cfg.WorkerTimeout))
+		}
+		if w.recycleAt.After(p.now()) {
+			consider(w.recycleAt)
 		}
 	}
 	if !p.stopping() && p.cfg.Listen != "" {

@@ -85,6 +85,7 @@ func newFakeSteering(t *testing.T, n int, mod func(*Config), steerErr error) *fa
 		return nil
 	}
 	f.p.queueLen = func(fd int) (int, error) { return f.queues[fd], nil }
+	f.p.jitter = func(max time.Duration) time.Duration { return max / 2 }
 	f.p.reap = func(buf []pid1.Exit) []pid1.Exit {
 		buf = append(buf, f.exits...)
 		f.exits = nil

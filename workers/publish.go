@@ -7,7 +7,8 @@ import "github.com/pinit/pinit/health"
 // publish hands the health server a snapshot. Readiness and liveness are
 // decided here, by the supervisor; the server only renders them.
 func (p *Pool) publish() {
-	st := health.Status{State: p.phase, Ready: !p.stopping() && p.allUp(), Steering: string(p.steering)}
+	st := health.Status{State: p.phase, Ready: !p.stopping() && p.allUp(), Steering: string(p.steering),
+		Desired: p.active(), Reloads: p.reloads, DrainStarted: p.drainStarted, DrainEnded: p.drainEnded}
 	for _, s := range p.slots { // in slot order: slots are only ever appended
 		if s.removing {
 			continue
@@ -22,7 +23,7 @@ func (p *Pool) publish() {
 
 // workerStatus is how /health shows slot s.
 func (p *Pool) workerStatus(s *slot) health.Worker {
-	hw := health.Worker{Slot: s.id, Restarts: s.restarts, Queue: s.queue}
+	hw := health.Worker{Slot: s.id, Restarts: s.restarts, Queue: s.queue, Recycles: s.recycles}
 	w := s.cur
 	switch {
 	case w == nil && p.stopping():

@@ -28,6 +28,7 @@ func (p *Pool) exited(e pid1.Exit) {
 	case w == s.cur && s.next != nil:
 		// A reload's replacement was starting: it takes over the slot.
 		s.cur, s.next = s.next, nil
+		s.recycle = ""
 		return
 	case w == s.cur:
 		s.cur = nil
@@ -46,7 +47,9 @@ func (p *Pool) exited(e pid1.Exit) {
 	}
 	d := s.backoff.delay(uptime, w.up)
 	s.restartAt = now.Add(d)
-	s.restarts++
+	if w.abortAt.IsZero() { // a worker pinit killed for a timeout is counted there
+		s.restarts++
+	}
 	p.log.Info("restart scheduled", "slot", s.id, "delay", d.String(), "restarts", s.restarts)
 }
 
@@ -100,6 +103,10 @@ func (p *Pool) reconcile() {
 			p.phase = health.PhaseRunning
 			p.log.Info("all workers up", "workers", p.active())
 		}
+		p.recycleStep(now)
+	}
+	if p.done() && p.drainEnded.IsZero() {
+		p.drainEnded = now
 	}
 	p.dropRemoved()
 	p.steer()
@@ -133,11 +140,7 @@ func (p *Pool) reloadStep(now time.Time) {
 			if !s.next.up {
 				return // wait for it
 			}
-			old := s.cur
-			s.cur, s.next = s.next, nil
-			if old != nil {
-				p.retire(old)
-			}
+			p.promote(s)
 		}
 		if s.cur == nil {
 			return // restarting after a death; the new one is of this generation

@@ -31,6 +31,7 @@ func (p *Pool) signal(sig os.Signal) {
 	case unix.SIGHUP:
 		if !p.stopping() {
 			p.gen++
+			p.reloads++
 			p.phase = health.PhaseReloading
 			p.log.Info("reload started", "generation", p.gen)
 		}
@@ -59,6 +60,7 @@ func (p *Pool) stop(delay time.Duration, sig unix.Signal) {
 		return
 	}
 	p.phase = health.PhaseDraining
+	p.drainStarted = now
 	p.drainAt = now.Add(delay)
 	p.graceAt = now.Add(p.cfg.Grace)
 	p.stopSig = sig

@@ -2,7 +2,11 @@
 
 package workers
 
-import "time"
+import (
+	"time"
+
+	"github.com/pinit/pinit/health"
+)
 
 // crashLoopAfter is how many workers in a row must die before they are up
 // for a slot to count as crash-looping.
@@ -20,7 +24,9 @@ type slot struct {
 	cur       *worker
 	next      *worker
 	restarts  int
-	fails     int // workers in a row that died before they were up
+	recycles  health.Recycles
+	recycle   string // why its worker is being replaced ("memory", "lifetime"); "": it is not
+	fails     int    // workers in a row that died before they were up
 	backoff   backoff
 	restartAt time.Time // when the pending restart may happen; zero: none pending
 	removing  bool      // scaled down: its workers stop, nothing restarts
@@ -35,17 +41,18 @@ type slot struct {
 
 // worker is one running process.
 type worker struct {
-	pid     int
-	slot    *slot
-	gen     int // the reload generation it was started in
-	started time.Time
-	up      bool
-	spoke   bool      // sent sd_notify at least once: up only on READY=1
-	stopAt  time.Time // when it was told to stop; zero while serving
-	killAt  time.Time // when it is SIGKILLed if still running; zero: no such deadline
-	killed  bool      // SIGKILL sent
-	pinged  time.Time // its last sd_notify WATCHDOG=1; zero: never sent one
-	abortAt time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
+	pid       int
+	slot      *slot
+	gen       int // the reload generation it was started in
+	started   time.Time
+	up        bool
+	spoke     bool      // sent sd_notify at least once: up only on READY=1
+	stopAt    time.Time // when it was told to stop; zero while serving
+	killAt    time.Time // when it is SIGKILLed if still running; zero: no such deadline
+	killed    bool      // SIGKILL sent
+	pinged    time.Time // its last sd_notify WATCHDOG=1; zero: never sent one
+	recycleAt time.Time // when it has lived MAX_WORKER_LIFETIME (and its jitter); zero: never
+	abortAt   time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
 }
 
 // crashLooping reports whether the slot's workers keep dying on start.

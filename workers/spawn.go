@@ -31,6 +31,9 @@ func (p *Pool) startWorker(s *slot, now time.Time) *worker {
 		return nil
 	}
 	w := &worker{pid: pid, slot: s, gen: p.gen, started: now}
+	if p.cfg.MaxLifetime > 0 {
+		w.recycleAt = now.Add(p.cfg.MaxLifetime + p.jitter(p.cfg.LifetimeJitter))
+	}
 	p.procs[pid] = w
 	p.log.Info("worker started", "slot", s.id, "pid", pid)
 	return w

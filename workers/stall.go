@@ -109,6 +109,7 @@ func (p *Pool) timeouts(now time.Time) {
 
 func (p *Pool) abort(w *worker, now time.Time, why string, attrs ...any) {
 	w.abortAt = now
+	w.slot.recycles.Timeout++
 	attrs = append([]any{"slot", w.slot.id, "pid", w.pid, "why", why, "timeout", p.cfg.WorkerTimeout.String()}, attrs...)
 	p.log.Warn("worker timed out: sending SIGABRT, then SIGKILL", attrs...)
 	p.send(w.pid, unix.SIGABRT)

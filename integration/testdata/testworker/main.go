@@ -15,7 +15,8 @@
 //	    exits 0 once they are all answered.
 //	    --delay-serve D: accept nothing for D after start (a slow starter); --crash-worker ID:
 //	    exit 1 at start when WORKER_ID is ID; --watchdog-once: send WATCHDOG=1 with READY=1,
-//	    then never again (a hung event loop under sd_notify's watchdog).
+//	    then never again (a hung event loop under sd_notify's watchdog); --leak N: leak N
+//	    bytes of memory a second, written so that they are resident.
 //	testworker no-reuseport-bpf CMD [ARG...]
 //	    execs CMD under a seccomp filter that fails SO_ATTACH_REUSEPORT_CBPF with EPERM, the
 //	    way a sandbox that refuses the program would.
@@ -109,6 +110,7 @@ func serve(args []string) int {
 	fs.Func("delay-serve", "wait `D` before accepting anything (READY=1 comes after)", durationVar(&delayServe))
 	crashWorker := fs.String("crash-worker", "", "exit 1 at start when WORKER_ID is `ID`")
 	watchdogOnce := fs.Bool("watchdog-once", false, "send WATCHDOG=1 once, right after READY=1, and never again")
+	leakRate := fs.Int("leak", 0, "leak `N` bytes of memory a second (a leaking app)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return 2
 	}
@@ -177,6 +179,9 @@ func serve(args []string) int {
 	srv := &http.Server{Handler: mux, ConnState: cs.track, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	time.Sleep(delayServe)
+	if *leakRate > 0 {
+		go leak(*leakRate)
+	}
 	go func() { served <- srv.Serve(ln) }()
 	logf("worker %s pid %d serving", id, pid)
 
@@ -670,3 +675,16 @@ func self() string {
 func say(line string) { os.Stdout.WriteString(line + "\n") }
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// leak holds on to rate bytes more every second, in 25 steps, each page
+// written so that it counts in the resident set.
+func leak(rate int) {
+	var held [][]byte
+	for range time.Tick(40 * time.Millisecond) {
+		b := make([]byte, rate/25)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		held = append(held, b)
+	}
+}
