@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pinit/pinit/health"
 )
 
@@ -28,18 +30,24 @@ type procStat struct {
 // found (gone, or not in this /proc's PID namespace) is left out. It reads
 // one small file per process on the machine and nothing else.
 func TreeUsage(pids []int) map[int]health.Usage {
-	entries, err := os.ReadDir("/proc")
+	dir, err := os.Open("/proc")
 	if err != nil {
 		return nil
 	}
-	stats := make(map[int]procStat, len(entries))
-	children := make(map[int][]int, len(entries))
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	names, err := dir.Readdirnames(-1) // unsorted: ReadDir would sort
+	dir.Close()
+	if err != nil {
+		return nil
+	}
+	stats := make(map[int]procStat, len(names))
+	children := make(map[int][]int, len(names))
+	buf := make([]byte, 1024)
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		st, ok := readProcStat(pid)
+		st, ok := readProcStat(pid, buf)
 		if !ok {
 			continue
 		}
@@ -71,12 +79,17 @@ func TreeUsage(pids []int) map[int]health.Usage {
 
 // readProcStat parses /proc/PID/stat. The command name (field 2) may hold
 // spaces and parentheses: the fields that follow start after the last ')'.
-func readProcStat(pid int) (procStat, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+func readProcStat(pid int, buf []byte) (procStat, bool) {
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return procStat{}, false
 	}
-	s := string(data)
+	n, err := unix.Read(fd, buf) // one read: the kernel renders the whole line at once
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return procStat{}, false
+	}
+	s := string(buf[:n])
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
 		return procStat{}, false
