@@ -89,7 +89,7 @@ func TestLoadConfig(t *testing.T) {
 		{"MAX_WORKER_MEMORY=1.5Gi", []string{"MAX_WORKER_MEMORY=1.5Gi"}, with(func(c *config) { c.MaxMemory = 3 << 29 })},
 		{"MAX_WORKER_MEMORY bytes", []string{"MAX_WORKER_MEMORY=300000000"}, with(func(c *config) { c.MaxMemory = 300000000 })},
 		{"MAX_WORKER_MEMORY=100k", []string{"MAX_WORKER_MEMORY=100k"}, with(func(c *config) { c.MaxMemory = 100000 })},
-		{"MAX_WORKER_LIFETIME with 10 % jitter", []string{"MAX_WORKER_LIFETIME=1h"}, with(func(c *config) { c.MaxLifetime, c.LifetimeJitter = time.Hour, 6 * time.Minute })},
+		{"MAX_WORKER_LIFETIME with 10 % jitter", []string{"MAX_WORKER_LIFETIME=1h"}, with(func(c *config) { c.MaxLifetime, c.LifetimeJitter = time.Hour, 6*time.Minute })},
 		{"MAX_WORKER_LIFETIME_JITTER", []string{"MAX_WORKER_LIFETIME=3s", "MAX_WORKER_LIFETIME_JITTER=0"}, with(func(c *config) { c.MaxLifetime = 3 * time.Second })},
 		{"WORKER_TIMEOUT beyond GRACE_TIMEOUT", []string{"WORKER_TIMEOUT=1h", "GRACE_TIMEOUT=5s"}, with(func(c *config) { c.WorkerTimeout, c.Grace = time.Hour, 5*time.Second })},
 
