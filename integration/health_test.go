@@ -72,7 +72,7 @@ func TestHealthServerHTTP(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/", "/healthz", "/health/x", "/readyz", "/metrics"} {
+	for _, path := range []string{"/", "/healthz", "/health/x", "/readyz", "/metrics/x"} {
 		if resp, _ := do(http.MethodGet, path); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %s, want 404", path, resp.Status)
 		}
