@@ -22,12 +22,10 @@ import (
 	"github.com/pinit/pinit/workers"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 const usage = `usage: pinit [--] CMD [ARG...]    run CMD as PID 1 (WORKERS=N: as a pool of N workers)
        pinit --check [live|ready]  GET /health or /ready from the local health server; exit 0 on 200
-       pinit --version
+       pinit --version             print the version
+       pinit -h, --help            print this help
 Configured by environment variables: WORKERS, LISTEN, PORT, HEALTH_LISTEN, GRACE_TIMEOUT,
 DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
 `
@@ -35,10 +33,10 @@ DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see 
 // checkTimeout bounds `pinit --check` as a whole.
 const checkTimeout = 2 * time.Second
 
-func main() { os.Exit(run(os.Args[1:], os.Environ(), os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr)) }
 
 // run decides pinit's exit status; nothing below it exits the process.
-func run(args, environ []string, stderr io.Writer) int {
+func run(args, environ []string, stdout, stderr io.Writer) int {
 	if workers.IsExecStub(environ) {
 		return workers.ExecStub(environ, stderr) // returns only if the exec failed
 	}
@@ -48,8 +46,11 @@ func run(args, environ []string, stderr io.Writer) int {
 		return pid1.ExitUsage
 	}
 	switch cmd.action {
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	case "version":
-		fmt.Println("pinit", version)
+		fmt.Fprintln(stdout, "pinit", buildVersion())
 		return 0
 	case "check":
 		return check(cmd.check, environ, stderr)
@@ -74,7 +75,7 @@ func run(args, environ []string, stderr io.Writer) int {
 }
 
 type invocation struct {
-	action string // "run", "check" or "version"
+	action string // "run", "check", "version" or "help"
 	check  string // "live" or "ready"
 	argv   []string
 }
@@ -88,6 +89,8 @@ func parseArgs(args []string) (invocation, error) {
 	switch a := args[0]; {
 	case a == "--version":
 		return invocation{action: "version"}, nil
+	case a == "-h" || a == "--help":
+		return invocation{action: "help"}, nil
 	case a == "--check":
 		which := "live"
 		if len(args) > 1 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 func TestRunStartFailureOnInjectedStderr(t *testing.T) {
 	if script := os.Getenv("PINIT_TEST_RUN"); script != "" {
 		var stderr bytes.Buffer
-		code := run([]string{script}, []string{"PATH=/usr/bin:/bin", "LOG_FORMAT=json", "HEALTH_LISTEN=none"}, &stderr)
+		code := run([]string{script}, []string{"PATH=/usr/bin:/bin", "LOG_FORMAT=json", "HEALTH_LISTEN=none"}, io.Discard, &stderr)
 		os.Stdout.WriteString(stderr.String())
 		os.Exit(code)
 	}
