@@ -169,6 +169,7 @@ func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 	if err != nil {
 		return startFailed(stderr, err)
 	}
+	logStarted(log, "init")
 	// The child runs; now what can wait.
 	board := &health.Board{}
 	started := time.Now()
@@ -190,6 +191,12 @@ func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 
 	child := pid1.Child{PID: pid, Grace: cfg.Grace, Signals: sigs, Log: log, OnState: publish}
 	return child.Wait()
+}
+
+// logStarted is pinit's first log line once it has something to run: its own
+// pid (the one to send SIGHUP, SIGTTIN, ... to), its version and its mode.
+func logStarted(log *slog.Logger, mode string) {
+	log.Info("pinit started", "pid", os.Getpid(), "version", buildVersion(), "mode", mode)
 }
 
 // ownsTerminal reports whether fd 0 is pinit's controlling terminal, so that
@@ -233,6 +240,7 @@ func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		log.Error("cannot start the pool", "err", err)
 		return 1
 	}
+	logStarted(log, "pool")
 	// The health server comes up once the first workers are forked.
 	pool.AfterStart = func() {
 		serveHealth(cfg, board, log)

@@ -1,7 +1,8 @@
 package integration
 
-// What a person sees of pinit from a shell: the version it reports. (Help
-// and usage are in TestInitInvocation.)
+// What a person sees of pinit from a shell: the version it reports, and its
+// first log line, which says which pid to signal. (Help and usage are in
+// TestInitInvocation.)
 
 import (
 	"debug/buildinfo"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // versionOf runs bin --version and returns the version it prints.
@@ -57,5 +59,43 @@ func TestVersionFromCheckout(t *testing.T) {
 	v := versionOf(t, bin)
 	if v == "dev" || !strings.Contains(v, rev[:12]) {
 		t.Errorf("pinit --version = %q, want the commit it was built from, %s", v, rev[:12])
+	}
+}
+
+// TestStartedLine: pinit's first log line gives its own pid, as seen from
+// where it runs (1 as PID 1 of a container), its version and its mode.
+func TestStartedLine(t *testing.T) {
+	want := versionOf(t, pinitBin)
+	for _, tc := range []struct {
+		name  string
+		pool  bool
+		pidns bool
+	}{
+		{"init as PID 1", false, true},
+		{"init as subreaper", false, false},
+		{"pool", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var p *pinit
+			mode := "init"
+			if tc.pool {
+				p = startPool(t, testWorker("serve"), nil).pinit
+				mode = "pool"
+			} else {
+				p = start(t, opts{pidns: tc.pidns}, workerBin, "signals")
+			}
+			first := p.waitLogs("", 1, 10*time.Second, nil)[0]
+			if first.str("msg") != "pinit started" {
+				t.Fatalf("first log line %v, want pinit started", first)
+			}
+			pid := p.pid()
+			if tc.pidns {
+				pid = 1
+			}
+			if first.num("pid") != pid || first.str("version") != want || first.str("mode") != mode || first.str("level") != "INFO" {
+				t.Errorf("pinit started %v: want pid %d, version %q, mode %s, at INFO", first, pid, want, mode)
+			}
+		})
 	}
 }
