@@ -71,7 +71,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	if cfg.Workers == 0 {
 		return runInit(cfg, log, stderr, path, cmd.argv, environ)
 	}
-	return runPool(cfg, log, path, cmd.argv, environ)
+	return runPool(cfg, log, stderr, path, cmd.argv, environ)
 }
 
 type invocation struct {
@@ -222,8 +222,10 @@ func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 	log.Debug("health server listening", "addr", srv.Addr().String())
 }
 
-// runPool is pool mode: bind the slot sockets, then start and supervise the workers.
-func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) int {
+// runPool is pool mode: bind the slot sockets, then start and supervise the
+// workers. A slot that cannot be bound stops pinit before any worker starts,
+// reported like a command that cannot be started: one plain line.
+func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
 	sigs := pid1.Notify()
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
@@ -237,7 +239,7 @@ func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		Log: log, Board: board,
 	})
 	if err != nil {
-		log.Error("cannot start the pool", "err", err)
+		fmt.Fprintf(stderr, "pinit: cannot start the pool: %v\n", err)
 		return 1
 	}
 	logStarted(log, "pool")
