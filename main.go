@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -117,10 +118,30 @@ func check(which string, environ []string, stderr io.Writer) int {
 		addr = v
 	}
 	if err := health.Check(addr, which, checkTimeout); err != nil {
-		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, err)
+		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, checkHint(err, env.ToMap(environ)["HEALTH_LISTEN"]))
 		return 1
 	}
 	return 0
+}
+
+// checkHint turns a refused connection into what usually causes it: pinit
+// --check asks the address in its own HEALTH_LISTEN, which must be the one of
+// the pinit it checks (in a HEALTHCHECK, both have the container's
+// environment; from a shell, it is easily forgotten).
+func checkHint(err error, healthListen string) error {
+	if !errors.Is(err, unix.ECONNREFUSED) {
+		return err
+	}
+	where := "the health server"
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		where = ue.URL
+	}
+	setting := fmt.Sprintf("here %q", healthListen)
+	if healthListen == "" {
+		setting = "unset here: the default " + defaultHealthListen
+	}
+	return fmt.Errorf("connection refused at %s: no pinit health server listens there "+
+		"(--check asks the address in HEALTH_LISTEN, %s; set it as for the pinit to check)", where, setting)
 }
 
 // startFailed reports a command that cannot be started, on one line, and

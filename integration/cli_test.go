@@ -1,8 +1,9 @@
 package integration
 
 // What a person sees of pinit from a shell: the version it reports, and its
-// first log line, which says which pid to signal. (Help and usage are in
-// TestInitInvocation.)
+// first log line, which says which pid to signal. (Help, usage and the
+// one-line start failures are in TestInitInvocation, TestInitExitCodes,
+// TestPoolBindConflict and TestHealthCheckCommand.)
 
 import (
 	"debug/buildinfo"
