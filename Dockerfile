@@ -6,7 +6,7 @@
 #
 #	COPY --from=pinit /sbin/pinit /sbin/pinit
 #	ENTRYPOINT ["/sbin/pinit"]
-#	CMD ["uvicorn", "app:app", "--fd", "3"]
+#	CMD ["uvicorn", "app:app", "--fd", "3", "--no-access-log"]
 #
 # GO_IMAGE is the build stage's Go toolchain image. Where no registry can be reached,
 # integration/testdata/docker/go-image.sh makes a stand-in from the machine's own Go:

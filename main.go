@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,12 +23,10 @@ import (
 	"github.com/pinit/pinit/workers"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 const usage = `usage: pinit [--] CMD [ARG...]    run CMD as PID 1 (WORKERS=N: as a pool of N workers)
        pinit --check [live|ready]  GET /health or /ready from the local health server; exit 0 on 200
-       pinit --version
+       pinit --version             print the version
+       pinit -h, --help            print this help
 Configured by environment variables: WORKERS, LISTEN, PORT, HEALTH_LISTEN, GRACE_TIMEOUT,
 DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see the README).
 `
@@ -35,10 +34,10 @@ DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see 
 // checkTimeout bounds `pinit --check` as a whole.
 const checkTimeout = 2 * time.Second
 
-func main() { os.Exit(run(os.Args[1:], os.Environ(), os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr)) }
 
 // run decides pinit's exit status; nothing below it exits the process.
-func run(args, environ []string, stderr io.Writer) int {
+func run(args, environ []string, stdout, stderr io.Writer) int {
 	if workers.IsExecStub(environ) {
 		return workers.ExecStub(environ, stderr) // returns only if the exec failed
 	}
@@ -48,8 +47,11 @@ func run(args, environ []string, stderr io.Writer) int {
 		return pid1.ExitUsage
 	}
 	switch cmd.action {
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	case "version":
-		fmt.Println("pinit", version)
+		fmt.Fprintln(stdout, "pinit", buildVersion())
 		return 0
 	case "check":
 		return check(cmd.check, environ, stderr)
@@ -70,11 +72,11 @@ func run(args, environ []string, stderr io.Writer) int {
 	if cfg.Workers == 0 {
 		return runInit(cfg, log, stderr, path, cmd.argv, environ)
 	}
-	return runPool(cfg, log, path, cmd.argv, environ)
+	return runPool(cfg, log, stderr, path, cmd.argv, environ)
 }
 
 type invocation struct {
-	action string // "run", "check" or "version"
+	action string // "run", "check", "version" or "help"
 	check  string // "live" or "ready"
 	argv   []string
 }
@@ -88,6 +90,8 @@ func parseArgs(args []string) (invocation, error) {
 	switch a := args[0]; {
 	case a == "--version":
 		return invocation{action: "version"}, nil
+	case a == "-h" || a == "--help":
+		return invocation{action: "help"}, nil
 	case a == "--check":
 		which := "live"
 		if len(args) > 1 {
@@ -114,10 +118,30 @@ func check(which string, environ []string, stderr io.Writer) int {
 		addr = v
 	}
 	if err := health.Check(addr, which, checkTimeout); err != nil {
-		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, err)
+		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, checkHint(err, env.ToMap(environ)["HEALTH_LISTEN"]))
 		return 1
 	}
 	return 0
+}
+
+// checkHint turns a refused connection into what usually causes it: pinit
+// --check asks the address in its own HEALTH_LISTEN, which must be the one of
+// the pinit it checks (in a HEALTHCHECK, both have the container's
+// environment; from a shell, it is easily forgotten).
+func checkHint(err error, healthListen string) error {
+	if !errors.Is(err, unix.ECONNREFUSED) {
+		return err
+	}
+	where := "the health server"
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		where = ue.URL
+	}
+	setting := fmt.Sprintf("here %q", healthListen)
+	if healthListen == "" {
+		setting = "unset here: the default " + defaultHealthListen
+	}
+	return fmt.Errorf("connection refused at %s: no pinit health server listens there "+
+		"(--check asks the address in HEALTH_LISTEN, %s; set it as for the pinit to check)", where, setting)
 }
 
 // startFailed reports a command that cannot be started, on one line, and
@@ -166,6 +190,7 @@ func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 	if err != nil {
 		return startFailed(stderr, err)
 	}
+	logStarted(log, "init")
 	// The child runs; now what can wait.
 	board := &health.Board{}
 	started := time.Now()
@@ -187,6 +212,12 @@ func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 
 	child := pid1.Child{PID: pid, Grace: cfg.Grace, Signals: sigs, Log: log, OnState: publish}
 	return child.Wait()
+}
+
+// logStarted is pinit's first log line once it has something to run: its own
+// pid (the one to send SIGHUP, SIGTTIN, ... to), its version and its mode.
+func logStarted(log *slog.Logger, mode string) {
+	log.Info("pinit started", "pid", os.Getpid(), "version", buildVersion(), "mode", mode)
 }
 
 // ownsTerminal reports whether fd 0 is pinit's controlling terminal, so that
@@ -215,8 +246,10 @@ func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 	log.Debug("health server listening", "addr", srv.Addr().String())
 }
 
-// runPool is pool mode: bind the slot sockets, then start and supervise the workers.
-func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) int {
+// runPool is pool mode: bind the slot sockets, then start and supervise the
+// workers. A slot that cannot be bound stops pinit before any worker starts,
+// reported like a command that cannot be started: one plain line.
+func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
 	sigs := pid1.Notify()
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
@@ -231,9 +264,10 @@ func runPool(cfg config, log *slog.Logger, path string, argv, environ []string) 
 		Log: log, Board: board,
 	})
 	if err != nil {
-		log.Error("cannot start the pool", "err", err)
+		fmt.Fprintf(stderr, "pinit: cannot start the pool: %v\n", err)
 		return 1
 	}
+	logStarted(log, "pool")
 	// The health server comes up once the first workers are forked.
 	pool.AfterStart = func() {
 		serveHealth(cfg, board, log)

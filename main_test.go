@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -19,7 +24,7 @@ import (
 func TestRunStartFailureOnInjectedStderr(t *testing.T) {
 	if script := os.Getenv("PINIT_TEST_RUN"); script != "" {
 		var stderr bytes.Buffer
-		code := run([]string{script}, []string{"PATH=/usr/bin:/bin", "LOG_FORMAT=json", "HEALTH_LISTEN=none"}, &stderr)
+		code := run([]string{script}, []string{"PATH=/usr/bin:/bin", "LOG_FORMAT=json", "HEALTH_LISTEN=none"}, io.Discard, &stderr)
 		os.Stdout.WriteString(stderr.String())
 		os.Exit(code)
 	}
@@ -42,5 +47,33 @@ func TestRunStartFailureOnInjectedStderr(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "cannot run") {
 		t.Errorf("the process's own stderr got %q", stderr.String())
+	}
+}
+
+// TestCheckHint: a refused --check names HEALTH_LISTEN and the address it
+// asked; any other failure is reported as it is.
+func TestCheckHint(t *testing.T) {
+	refused := fmt.Errorf("check: %w", &url.Error{Op: "Get", URL: "http://127.0.0.1:9/health",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}})
+	for _, tc := range []struct {
+		name, healthListen string
+		err                error
+		want               []string // substrings of the message
+	}{
+		{"refused, set", "127.0.0.1:9", refused, []string{"connection refused", "http://127.0.0.1:9/health", `HEALTH_LISTEN, here "127.0.0.1:9"`}},
+		{"refused, unset", "", refused, []string{"connection refused", "HEALTH_LISTEN, unset here: the default :8081"}},
+		{"other", "", errors.New("check http://x/health: no answer within 2s"), []string{"no answer within 2s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkHint(tc.err, tc.healthListen).Error()
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("checkHint = %q, want it to hold %q", got, w)
+				}
+			}
+			if tc.name == "other" && got != tc.err.Error() {
+				t.Errorf("checkHint = %q, want the error unchanged", got)
+			}
+		})
 	}
 }

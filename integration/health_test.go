@@ -305,10 +305,25 @@ func TestHealthCheckCommand(t *testing.T) {
 			if !strings.Contains(stderr, "refused") {
 				t.Errorf("pinit --check %s: stderr %q does not say the connection was refused", which, stderr)
 			}
+			// The hint: --check asks the address in its own HEALTH_LISTEN.
+			if !strings.Contains(stderr, "HEALTH_LISTEN") || !strings.Contains(stderr, hl) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("pinit --check %s: stderr %q, want one line naming HEALTH_LISTEN and %s", which, stderr, hl)
+			}
 			// Refused at once; the bound leaves room for starting a process on a loaded machine.
 			if took > 8*time.Second {
 				t.Errorf("pinit --check %s took %s, want well within its 2s", which, took)
 			}
+		}
+	})
+	t.Run("nothing listening on the default", func(t *testing.T) {
+		t.Parallel()
+		// HEALTH_LISTEN unset: --check asks :8081, and says so. Whatever
+		// listens on 8081 here, if anything, is not asked about: only a
+		// refusal has to carry the hint.
+		p, code := run(t, opts{env: map[string]string{"HEALTH_LISTEN": ""}}, "--check")
+		if stderr := p.stderr.String(); code == 1 && strings.Contains(stderr, "refused") &&
+			(!strings.Contains(stderr, "HEALTH_LISTEN") || !strings.Contains(stderr, ":8081")) {
+			t.Errorf("pinit --check with HEALTH_LISTEN unset: stderr %q, want it to name HEALTH_LISTEN and :8081", stderr)
 		}
 	})
 	t.Run("no answer", func(t *testing.T) {

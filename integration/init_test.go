@@ -535,6 +535,9 @@ func TestInitInvocation(t *testing.T) {
 		stderr *regexp.Regexp
 	}{
 		{"version", []string{"--version"}, 0, regexp.MustCompile(`^pinit \S+\n$`), regexp.MustCompile(`^$`)},
+		{"-h", []string{"-h"}, 0, regexp.MustCompile(`(?s)^usage: pinit .*--help.*HEALTH_LISTEN`), regexp.MustCompile(`^$`)},
+		{"--help", []string{"--help"}, 0, regexp.MustCompile(`(?s)^usage: pinit .*--help.*HEALTH_LISTEN`), regexp.MustCompile(`^$`)},
+		{"--help before a command", []string{"--help", "sleep", "100"}, 0, regexp.MustCompile(`^usage: pinit `), regexp.MustCompile(`^$`)},
 		{"no command", nil, 2, nil, regexp.MustCompile(`(?m)^usage: pinit`)},
 		{"only --", []string{"--"}, 2, nil, regexp.MustCompile(`(?m)^usage: pinit`)},
 		{"unknown option", []string{"--bogus"}, 2, nil, regexp.MustCompile(`(?s)^pinit: .*--bogus.*usage: pinit`)},

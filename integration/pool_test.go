@@ -810,10 +810,15 @@ func TestPoolBindConflict(t *testing.T) {
 		t.Run(listen, func(t *testing.T) {
 			p, code := run(t, opts{env: map[string]string{"WORKERS": "2", "LISTEN": listen, "HEALTH_LISTEN": addr(t)}, pidns: true},
 				workerBin, "signals")
-			if code == 0 {
-				t.Errorf("pinit exited 0 with LISTEN=%s taken", listen)
+			if code != 1 {
+				t.Errorf("pinit exited %d with LISTEN=%s taken, want 1", code, listen)
 			}
 			stderr := p.stderr.String()
+			// One plain line, as for an invalid variable or a command that
+			// cannot be run: the first thing a person reads, not a log record.
+			if lines := stderrLines(p); len(lines) != 1 || !strings.HasPrefix(lines[0], "pinit: ") {
+				t.Errorf("stderr %q, want one line starting with %q", lines, "pinit: ")
+			}
 			if !strings.Contains(stderr, "LISTEN=") || !strings.Contains(stderr, listen) || !strings.Contains(stderr, "address already in use") {
 				t.Errorf("the error does not name LISTEN=%s and the cause: %s", listen, stderr)
 			}
