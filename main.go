@@ -236,7 +236,7 @@ func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 	}
 	srv, err := health.Listen(health.Options{
 		Addr: cfg.HealthListen, ReadyURL: cfg.ReadyURL, Logger: log,
-		Version: version, Usage: workers.TreeUsage,
+		Version: buildVersion(), Usage: workers.TreeUsage,
 	}, board)
 	if err != nil {
 		log.Error("health server not started", "err", err)
