@@ -37,12 +37,12 @@ prefix() {
 	tini-static) echo "tini-static -s --" ;;
 	dumb-init) echo "dumb-init" ;;
 	catatonit) echo "catatonit --" ;;
-	pinit | pinit+health | pinit+health-loaded) echo "$B/pinit" ;;
+	pinit | pinit+health | pinit+health-loaded | pinit+metrics-loaded) echo "$B/pinit" ;;
 	esac
 }
 health_env() {
 	case $1 in
-	pinit+health*) echo "HEALTH_LISTEN=127.0.0.1:$HPORT" ;;
+	pinit+health* | pinit+metrics*) echo "HEALTH_LISTEN=127.0.0.1:$HPORT" ;;
 	*) echo "HEALTH_LISTEN=none" ;;
 	esac
 }
@@ -98,7 +98,7 @@ tini_ms=$(median <"$RAW/start-tini")
 } | report
 
 # ---------------------------------------------------------------- (b) memory
-MEM_NAMES=(tini tini-static dumb-init catatonit pinit pinit+health pinit+health-loaded)
+MEM_NAMES=(tini tini-static dumb-init catatonit pinit pinit+health pinit+health-loaded pinit+metrics-loaded)
 log "(b) memory: $RSS_ROUNDS rounds x ${#MEM_NAMES[@]} inits"
 echo "- (b) before: $(busy)" >"$RAW/busy-b"
 for ((r = 0; r < RSS_ROUNDS; r++)); do
@@ -117,6 +117,12 @@ for ((r = 0; r < RSS_ROUNDS; r++)); do
 				-label "$n" >>"$RAW/mem-load.log"
 			sleep 1
 		fi
+		if [[ $n == pinit+metrics-loaded ]]; then
+			# 4 s of /metrics scrapes (each reads /proc), then let it settle.
+			waitfor "$B/loadclient" load -addr "127.0.0.1:$HPORT" -path /metrics -fresh 2 -keepalive 2 -d 4s -events 0 \
+				-label "$n" >>"$RAW/mem-metrics.log"
+			sleep 1
+		fi
 		echo "$(mem "$pid")" >>"$RAW/mem-$n"
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -128,7 +134,9 @@ echo "- (b) after: $(busy)" >>"$RAW/busy-b"
 	echo "### (b) memory of the init itself, supervising \`sleep 600\`"
 	echo
 	echo "Read 1 s after start from /proc/PID/status (VmRSS, RssAnon, RssFile, Threads) and /proc/PID/smaps_rollup (Pss);"
-	echo "median of $RSS_ROUNDS rounds. pinit+health-loaded: after 4 s of /health and /ready requests"
+	echo "median of $RSS_ROUNDS rounds. pinit+metrics-loaded: after 4 s of /metrics scrapes"
+	echo "($(grep -o ' ok=[0-9]*' "$RAW/mem-metrics.log" | awk -F= '{s += $2} END {print s}') answered, all rounds together)."
+	echo "pinit+health-loaded: after 4 s of /health and /ready requests"
 	echo "($(grep kind=fresh "$RAW/mem-load.log" | grep -o ' ok=[0-9]*' | awk -F= '{s += $2} END {print s}') fresh-connection and"
 	echo "$(grep kind=keepalive "$RAW/mem-load.log" | grep -o ' ok=[0-9]*' | awk -F= '{s += $2} END {print s}') keep-alive requests answered, all rounds together)."
 	echo
