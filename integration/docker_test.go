@@ -105,6 +105,10 @@ func testDockerServes(t *testing.T, d *dockerEnv) {
 	if pids := up.pids(); !sameSet(pids, mapKeys(seen)) {
 		t.Errorf("answers came from pids %v, /ready lists %v", mapKeys(seen), pids)
 	}
+	// Docker's default seccomp profile lets pinit attach its reuseport program.
+	if up.Steering != "bpf" {
+		t.Errorf(`/ready says "steering":%q in a container, want "bpf"`, up.Steering)
+	}
 }
 
 // (2) docker stop under continuous load: in-flight requests finish, the
