@@ -210,8 +210,8 @@ func (p *Pool) nextDeadline() time.Time {
 				consider(w.abortAt.Add(abortGrace))
 			}
 		}
-		if !w.pinged.IsZero() && w.abortAt.IsZero() && p.cfg.WorkerTimeout > 0 {
-			consider(w.pinged.Add(p.cfg.WorkerTimeout))
+		if !p.stopping() { // timeouts runs only then
+			consider(p.watchdogAt(w))
 		}
 	}
 	if !p.stopping() && p.cfg.Listen != "" {

@@ -81,7 +81,14 @@ func (p *Pool) reconcile() {
 		if !w.up && !w.spoke && !now.Before(w.started.Add(upAfter)) {
 			p.markUp(w, "running 1s")
 		}
-		if !w.killed && !w.killAt.IsZero() && !now.Before(w.killAt) {
+		switch {
+		case w.killed:
+		case !w.abortAt.IsZero() && !now.Before(w.abortAt.Add(abortGrace)):
+			// The SIGKILL that follows a timeout's SIGABRT: a drain that
+			// began meanwhile does not put it off until the grace.
+			p.send(-w.pid, unix.SIGKILL)
+			w.killed = true
+		case !w.killAt.IsZero() && !now.Before(w.killAt):
 			p.log.Warn("worker did not stop within the grace: killing its process group", "slot", w.slot.id, "pid", w.pid)
 			p.send(-w.pid, unix.SIGKILL)
 			w.killed = true

@@ -170,6 +170,55 @@ func TestWatchdog(t *testing.T) {
 	}
 }
 
+// A worker told to stop is bounded by the grace, not the watchdog: one that
+// pings no more while it finishes its requests is neither aborted nor a
+// deadline the pool wakes up for again and again.
+func TestWatchdogSparesAStoppingWorker(t *testing.T) {
+	for _, how := range []string{"reload", "drain"} {
+		t.Run(how, func(t *testing.T) {
+			f := newFake(t, 1, func(c *Config) {
+				c.WorkerTimeout = 2 * time.Second
+				c.Grace = 30 * time.Second
+				c.DrainDelay = 10 * time.Second
+			})
+			old := f.slotPID(0)
+			f.notify(notifyMsg{pid: old, ready: true, watchdog: true})
+			f.takeSent()
+			if how == "reload" {
+				f.signal(unix.SIGHUP)
+				f.notify(notifyMsg{pid: f.p.slots[0].next.pid, ready: true})
+				if s := f.takeSent(); !slices.Equal(s, []sent{{-old, unix.SIGTERM}}) {
+					t.Fatalf("signals = %v, want the old worker told to stop", s)
+				}
+			} else {
+				f.signal(unix.SIGTERM) // it serves on for DRAIN_DELAY
+			}
+			f.advance(5 * time.Second) // its WATCHDOG=1 is 5 s old: fails here if Run would spin
+			if s := f.takeSent(); len(s) != 0 {
+				t.Fatalf("signals = %v, want none: the grace bounds a stopping worker", s)
+			}
+		})
+	}
+}
+
+// A drain that begins between a timeout's SIGABRT and its SIGKILL does not
+// put the SIGKILL off until the grace.
+func TestTimedOutWorkerIsKilledDuringADrain(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.WorkerTimeout = 2 * time.Second; c.Grace = 30 * time.Second })
+	pid := f.slotPID(0)
+	f.notify(notifyMsg{pid: pid, ready: true, watchdog: true})
+	f.advance(2 * time.Second)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{pid, unix.SIGABRT}}) {
+		t.Fatalf("signals = %v, want SIGABRT", s)
+	}
+	f.signal(unix.SIGTERM)
+	f.takeSent()
+	f.advance(abortGrace) // fails here if Run would spin
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-pid, unix.SIGKILL}}) {
+		t.Fatalf("signals = %v, want SIGKILL to the group abortGrace after SIGABRT", s)
+	}
+}
+
 func TestScaleDownWaitsForTheQueue(t *testing.T) {
 	f := newFake(t, 3, withListen(0))
 	f.advance(time.Second)
