@@ -230,8 +230,11 @@ func (p *Pool) nextDeadline() time.Time {
 		if !p.stopSent {
 			consider(p.drainAt)
 		}
-		if !p.killed {
-			consider(p.graceAt)
+		for _, w := range p.procs {
+			if !w.killed { // drainStep kills at the grace what is not killed yet
+				consider(p.graceAt)
+				break
+			}
 		}
 	}
 	return next

@@ -414,6 +414,31 @@ func TestPoolDrainKillsAtGrace(t *testing.T) {
 	}
 }
 
+// A worker SIGKILLed before the grace and not reaped yet (a process in
+// uninterruptible sleep dies only when it leaves it) leaves nothing to do at
+// the grace: the pool does not wake for it again and again.
+func TestPoolGraceWithEveryWorkerKilled(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.Grace = 2 * time.Second })
+	f.advance(time.Second)
+	old := f.slotPID(0)
+	f.signal(unix.SIGHUP)
+	f.advance(time.Second) // the new worker is up: the old one is told to stop
+	f.advance(2 * time.Second)
+	if s := f.takeSent(); !slices.Contains(s, sent{-old, unix.SIGKILL}) {
+		t.Fatalf("signals = %v, want the old worker killed at the grace", s)
+	}
+	f.signal(unix.SIGTERM)
+	f.exit(f.slotPID(0), 0, 0)
+	f.advance(3 * time.Second) // past the drain's grace: fails here if Run would spin
+	if f.p.done() {
+		t.Fatal("done while a worker is still there")
+	}
+	f.exit(old, 0, unix.SIGKILL)
+	if !f.p.done() {
+		t.Fatal("not done once every worker is gone")
+	}
+}
+
 func TestPoolSecondStopSignalSkipsTheGrace(t *testing.T) {
 	f := newFake(t, 1, func(c *Config) { c.DrainDelay = 5 * time.Second; c.Grace = 30 * time.Second })
 	pid := f.slotPID(0)
