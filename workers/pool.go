@@ -45,7 +45,8 @@ type Pool struct {
 	procs map[int]*worker // every running worker by pid
 
 	phase     health.Phase
-	gen       int // reload generation
+	gen       int       // reload generation
+	reloadAt  time.Time // when reloadStep retries a slot's new worker; zero: it waits for nothing timed
 	drainAt   time.Time
 	graceAt   time.Time
 	stopSig   unix.Signal // what the workers get when the drain delay is over
@@ -198,7 +199,12 @@ func (p *Pool) nextDeadline() time.Time {
 		}
 	}
 	for _, s := range p.slots {
-		consider(s.restartAt)
+		if s.empty() { // fillSlots; a reload's retry is reloadAt
+			consider(s.restartAt)
+		}
+	}
+	if p.phase == health.PhaseReloading {
+		consider(p.reloadAt)
 	}
 	for _, w := range p.procs {
 		if !w.up && !w.spoke {

@@ -362,6 +362,21 @@ func TestPoolReloadWaitsForANewWorkerThatDies(t *testing.T) {
 	}
 }
 
+// A reload's retry in one slot waits while an earlier slot is not up again:
+// the pool sleeps meanwhile instead of waking for the retry again and again.
+func TestPoolReloadRetryWaitsForAnEarlierSlot(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(time.Second)
+	f.signal(unix.SIGHUP)
+	f.advance(time.Second)              // slot 0 reloaded; slot 1's new worker starts
+	f.exit(f.p.slots[1].next.pid, 1, 0) // and dies at start: retried after a backoff
+	f.exit(f.slotPID(0), 1, 0)          // slot 0's new worker dies: its restart is not up for 1 s
+	f.advance(time.Second)              // fails here if Run would spin
+	if f.p.slots[1].next == nil {
+		t.Fatal("slot 1's new worker was not retried once slot 0 was up again")
+	}
+}
+
 func TestPoolDrain(t *testing.T) {
 	f := newFake(t, 2, func(c *Config) { c.DrainDelay = 1500 * time.Millisecond })
 	f.advance(time.Second)

@@ -129,6 +129,7 @@ func (p *Pool) fillSlots(now time.Time) {
 // reloadStep advances a rolling restart: one slot at a time, the new worker
 // starts on the slot's socket and only once it is up is the old one told to stop.
 func (p *Pool) reloadStep(now time.Time) {
+	p.reloadAt = time.Time{}
 	if p.phase != health.PhaseReloading {
 		return
 	}
@@ -151,6 +152,7 @@ func (p *Pool) reloadStep(now time.Time) {
 		}
 		if s.cur.gen < p.gen {
 			if now.Before(s.restartAt) {
+				p.reloadAt = s.restartAt // its new worker died: retry after the backoff
 				return
 			}
 			s.restartAt = time.Time{}
