@@ -282,6 +282,33 @@ func TestSteeringFollowsTheGroupNumbering(t *testing.T) {
 	f.wantProgram(0, 2)
 }
 
+// When a socket leaves, the kernel moves the last one into its index at
+// once: the program attached at that moment must not target the last index,
+// which is then past the end (the kernel would hash over every socket).
+func TestSteeringNeverPastTheEndAtALeave(t *testing.T) {
+	f := newFake(t, 3, withListen(0))
+	f.advance(time.Second)
+	s1, s2 := f.p.slots[1], f.p.slots[2]
+	f.signal(unix.SIGTTOU) // slot 2 goes, but its worker is slow to stop
+	f.signal(unix.SIGTTOU) // then slot 1
+	f.advance(time.Second)
+	f.exit(s1.cur.pid, 0, 0) // slot 1 is gone first: slot 2's socket moves to index 1
+	f.signal(unix.SIGTTIN)   // slot 1 back, on a new socket at index 2
+	f.advance(time.Second)
+	f.wantProgram(0, 2)
+	var atLeave []int
+	f.p.closeFD = func(fd int, leave bool) {
+		if leave && fd == s2.fd {
+			atLeave = f.program()
+		}
+	}
+	f.exit(s2.cur.pid, 0, 0) // slot 2 leaves index 1; slot 1 moves there
+	if atLeave == nil || slices.Contains(atLeave, 2) {
+		t.Fatalf("program %v when slot 2's socket left, want one without index 2", atLeave)
+	}
+	f.wantProgram(0, 1)
+}
+
 func TestSteeringRefusedFallsBackToTheKernel(t *testing.T) {
 	f := newFakeSteering(t, 2, withListen(2*time.Second), fmt.Errorf("attach: %w", unix.EPERM))
 	f.advance(time.Second)
