@@ -261,7 +261,11 @@ func TestSteeringRefused(t *testing.T) {
 func TestSteeringSpread(t *testing.T) {
 	t.Parallel()
 	p := startPool(t, testWorker("serve"), nil)
-	waitPoolUp(t, p.healthAddr, 2)
+	// The kernel's own hashing spreads as evenly: without a program this
+	// test would pass too.
+	if rep := waitPoolUp(t, p.healthAddr, 2); rep.Steering != "bpf" {
+		t.Fatalf("/health steering %q, want bpf", rep.Steering)
+	}
 	seen := map[int]int{}
 	for range 1000 {
 		seen[mustHello(t, p.url).PID]++
