@@ -79,7 +79,16 @@ func TestSteeringKilledWorkerSlowReplacement(t *testing.T) {
 				map[string]string{"LOG_LEVEL": "debug"})
 			waitPoolUp(t, p.healthAddr, 2)
 			kill(t, p.workerHostPID(t, 0), syscall.SIGKILL)
-			p.waitLogs("worker exited", 1, 10*time.Second, nil)
+			exited := p.waitLogs("worker exited", 1, 10*time.Second, nil)[0]
+			if steer {
+				// pinit logs the exit, then steers away from the slot: on a
+				// loaded machine that can be tens of milliseconds later
+				// (measured: 39 ms), and a request sent in between waits
+				// for the replacement.
+				p.waitLogs("steering", 1, 10*time.Second, func(l logLine) bool {
+					return l.num("slots") == 1 && !l.time().Before(exited.time())
+				})
+			}
 			since := time.Now()
 			l := startLoad(t, p.url, 8, 0)
 			waitPoolUp(t, p.healthAddr, 2) // the replacement accepts, 3 s on
@@ -261,7 +270,11 @@ func TestSteeringRefused(t *testing.T) {
 func TestSteeringSpread(t *testing.T) {
 	t.Parallel()
 	p := startPool(t, testWorker("serve"), nil)
-	waitPoolUp(t, p.healthAddr, 2)
+	// The kernel's own hashing spreads as evenly: without a program this
+	// test would pass too.
+	if rep := waitPoolUp(t, p.healthAddr, 2); rep.Steering != "bpf" {
+		t.Fatalf("/health steering %q, want bpf", rep.Steering)
+	}
 	seen := map[int]int{}
 	for range 1000 {
 		seen[mustHello(t, p.url).PID]++

@@ -51,7 +51,8 @@ type Pool struct {
 	procs map[int]*worker // every running worker by pid
 
 	phase     health.Phase
-	gen       int // reload generation
+	gen       int       // reload generation
+	reloadAt  time.Time // when reloadStep retries a slot's new worker; zero: it waits for nothing timed
 	drainAt   time.Time
 	graceAt   time.Time
 	stopSig   unix.Signal // what the workers get when the drain delay is over
@@ -223,7 +224,12 @@ func (p *Pool) nextDeadline() time.Time {
 		}
 	}
 	for _, s := range p.slots {
-		consider(s.restartAt)
+		if s.empty() { // fillSlots; a reload's retry is reloadAt
+			consider(s.restartAt)
+		}
+	}
+	if p.phase == health.PhaseReloading {
+		consider(p.reloadAt)
 	}
 	for _, w := range p.procs {
 		if !w.up && !w.spoke {
@@ -235,8 +241,8 @@ func (p *Pool) nextDeadline() time.Time {
 				consider(w.abortAt.Add(abortGrace))
 			}
 		}
-		if !w.pinged.IsZero() && w.abortAt.IsZero() && p.cfg.WorkerTimeout > 0 {
-			consider(w.pinged.Add(p.cfg.WorkerTimeout))
+		if !p.stopping() { // timeouts runs only then
+			consider(p.watchdogAt(w))
 		}
 		if w.recycleAt.After(p.now()) {
 			consider(w.recycleAt)
@@ -258,8 +264,11 @@ func (p *Pool) nextDeadline() time.Time {
 		if !p.stopSent {
 			consider(p.drainAt)
 		}
-		if !p.killed {
-			consider(p.graceAt)
+		for _, w := range p.procs {
+			if !w.killed { // drainStep kills at the grace what is not killed yet
+				consider(p.graceAt)
+				break
+			}
 		}
 	}
 	return next

@@ -363,6 +363,21 @@ func TestPoolReloadWaitsForANewWorkerThatDies(t *testing.T) {
 	}
 }
 
+// A reload's retry in one slot waits while an earlier slot is not up again:
+// the pool sleeps meanwhile instead of waking for the retry again and again.
+func TestPoolReloadRetryWaitsForAnEarlierSlot(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(time.Second)
+	f.signal(unix.SIGHUP)
+	f.advance(time.Second)              // slot 0 reloaded; slot 1's new worker starts
+	f.exit(f.p.slots[1].next.pid, 1, 0) // and dies at start: retried after a backoff
+	f.exit(f.slotPID(0), 1, 0)          // slot 0's new worker dies: its restart is not up for 1 s
+	f.advance(time.Second)              // fails here if Run would spin
+	if f.p.slots[1].next == nil {
+		t.Fatal("slot 1's new worker was not retried once slot 0 was up again")
+	}
+}
+
 func TestPoolDrain(t *testing.T) {
 	f := newFake(t, 2, func(c *Config) { c.DrainDelay = 1500 * time.Millisecond })
 	f.advance(time.Second)
@@ -412,6 +427,31 @@ func TestPoolDrainKillsAtGrace(t *testing.T) {
 	f.exit(pid, 0, unix.SIGKILL)
 	if !f.p.done() || f.p.exitStatus() != 1 {
 		t.Fatal("want done with status 1 after a kill")
+	}
+}
+
+// A worker SIGKILLed before the grace and not reaped yet (a process in
+// uninterruptible sleep dies only when it leaves it) leaves nothing to do at
+// the grace: the pool does not wake for it again and again.
+func TestPoolGraceWithEveryWorkerKilled(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.Grace = 2 * time.Second })
+	f.advance(time.Second)
+	old := f.slotPID(0)
+	f.signal(unix.SIGHUP)
+	f.advance(time.Second) // the new worker is up: the old one is told to stop
+	f.advance(2 * time.Second)
+	if s := f.takeSent(); !slices.Contains(s, sent{-old, unix.SIGKILL}) {
+		t.Fatalf("signals = %v, want the old worker killed at the grace", s)
+	}
+	f.signal(unix.SIGTERM)
+	f.exit(f.slotPID(0), 0, 0)
+	f.advance(3 * time.Second) // past the drain's grace: fails here if Run would spin
+	if f.p.done() {
+		t.Fatal("done while a worker is still there")
+	}
+	f.exit(old, 0, unix.SIGKILL)
+	if !f.p.done() {
+		t.Fatal("not done once every worker is gone")
 	}
 }
 

@@ -84,7 +84,14 @@ func (p *Pool) reconcile() {
 		if !w.up && !w.spoke && !now.Before(w.started.Add(upAfter)) {
 			p.markUp(w, "running 1s")
 		}
-		if !w.killed && !w.killAt.IsZero() && !now.Before(w.killAt) {
+		switch {
+		case w.killed:
+		case !w.abortAt.IsZero() && !now.Before(w.abortAt.Add(abortGrace)):
+			// The SIGKILL that follows a timeout's SIGABRT: a drain that
+			// began meanwhile does not put it off until the grace.
+			p.send(-w.pid, unix.SIGKILL)
+			w.killed = true
+		case !w.killAt.IsZero() && !now.Before(w.killAt):
 			p.log.Warn("worker did not stop within the grace: killing its process group", "slot", w.slot.id, "pid", w.pid)
 			p.send(-w.pid, unix.SIGKILL)
 			w.killed = true
@@ -129,6 +136,7 @@ func (p *Pool) fillSlots(now time.Time) {
 // reloadStep advances a rolling restart: one slot at a time, the new worker
 // starts on the slot's socket and only once it is up is the old one told to stop.
 func (p *Pool) reloadStep(now time.Time) {
+	p.reloadAt = time.Time{}
 	if p.phase != health.PhaseReloading {
 		return
 	}
@@ -147,6 +155,7 @@ func (p *Pool) reloadStep(now time.Time) {
 		}
 		if s.cur.gen < p.gen {
 			if now.Before(s.restartAt) {
+				p.reloadAt = s.restartAt // its new worker died: retry after the backoff
 				return
 			}
 			s.restartAt = time.Time{}

@@ -82,29 +82,34 @@ func (p *Pool) observe(s *slot, q int, now time.Time) {
 
 // timeouts kills the workers WORKER_TIMEOUT says are hung: a slot stalled
 // that long, or a worker that sent WATCHDOG=1 once and then none for that
-// long. SIGABRT first, SIGKILL to its group abortGrace later; its exit then
-// restarts the slot as any death does, and the replacement takes the queue.
+// long. SIGABRT first, SIGKILL to its group abortGrace later (reconcile
+// sends it, in every phase); its exit then restarts the slot as any death
+// does, and the replacement takes the queue. Only workers that serve are
+// judged: one told to stop has the grace, and a drain has its own.
 func (p *Pool) timeouts(now time.Time) {
 	limit := p.cfg.WorkerTimeout
 	for _, w := range p.procs {
-		if !w.abortAt.IsZero() {
-			if !w.killed && !now.Before(w.abortAt.Add(abortGrace)) {
-				p.send(-w.pid, unix.SIGKILL)
-				w.killed = true
-			}
-			continue
-		}
-		if limit <= 0 || !w.stopAt.IsZero() {
+		if limit <= 0 || !w.abortAt.IsZero() || !w.stopAt.IsZero() {
 			continue
 		}
 		s := w.slot
-		switch {
+		switch at := p.watchdogAt(w); {
 		case s.cur == w && s.stalled && now.Sub(s.busySince) >= limit:
 			p.abort(w, now, "accept queue not taken", "queue", s.queue)
-		case !w.pinged.IsZero() && now.Sub(w.pinged) >= limit:
+		case !at.IsZero() && !now.Before(at):
 			p.abort(w, now, "no WATCHDOG=1", "last", now.Sub(w.pinged).Round(time.Millisecond).String())
 		}
 	}
+}
+
+// watchdogAt is when w times out for want of WATCHDOG=1, or zero when it is
+// not held to the watchdog: it never sent one, it is stopping (the grace
+// bounds it) or already timed out, or WORKER_TIMEOUT is 0.
+func (p *Pool) watchdogAt(w *worker) time.Time {
+	if p.cfg.WorkerTimeout <= 0 || w.pinged.IsZero() || !w.abortAt.IsZero() || !w.stopAt.IsZero() {
+		return time.Time{}
+	}
+	return w.pinged.Add(p.cfg.WorkerTimeout)
 }
 
 func (p *Pool) abort(w *worker, now time.Time, why string, attrs ...any) {

@@ -59,11 +59,39 @@ func (p *Pool) releaseSocket(s *slot) {
 		return
 	}
 	leave := p.steering == steerBPF && !p.stopping()
+	if leave {
+		p.steerAround(s)
+	}
 	p.closeFD(s.fd, leave)
 	s.fd = -1
 	if leave {
 		p.group.leave(s)
 	}
+}
+
+// steerAround prepares the leave of s's socket: the kernel will move the
+// group's last socket into s's index, so a program that targets the last
+// index would return one past the end until steer attaches the next, and
+// the kernel would hash those connections over every socket, steered-away
+// ones included. It attaches the program without that index first (see
+// group), through s's socket, which is still in the group. Nothing to do
+// when s is last itself, or when the last is the only target: then no
+// program is right both before and after the leave.
+func (p *Pool) steerAround(s *slot) {
+	i, ok := p.group.index(s)
+	last := p.group.size() - 1
+	if !ok || i == last || !slices.Contains(p.targets, last) {
+		return
+	}
+	targets := slices.DeleteFunc(slices.Clone(p.targets), func(t int) bool { return t == last })
+	if len(targets) == 0 {
+		return
+	}
+	if err := p.steerTo(s.fd, targets); err != nil {
+		p.log.Error("steering", "err", err)
+		return
+	}
+	p.targets = targets
 }
 
 func (p *Pool) closeSockets() {

@@ -170,6 +170,55 @@ func TestWatchdog(t *testing.T) {
 	}
 }
 
+// A worker told to stop is bounded by the grace, not the watchdog: one that
+// pings no more while it finishes its requests is neither aborted nor a
+// deadline the pool wakes up for again and again.
+func TestWatchdogSparesAStoppingWorker(t *testing.T) {
+	for _, how := range []string{"reload", "drain"} {
+		t.Run(how, func(t *testing.T) {
+			f := newFake(t, 1, func(c *Config) {
+				c.WorkerTimeout = 2 * time.Second
+				c.Grace = 30 * time.Second
+				c.DrainDelay = 10 * time.Second
+			})
+			old := f.slotPID(0)
+			f.notify(notifyMsg{pid: old, ready: true, watchdog: true})
+			f.takeSent()
+			if how == "reload" {
+				f.signal(unix.SIGHUP)
+				f.notify(notifyMsg{pid: f.p.slots[0].next.pid, ready: true})
+				if s := f.takeSent(); !slices.Equal(s, []sent{{-old, unix.SIGTERM}}) {
+					t.Fatalf("signals = %v, want the old worker told to stop", s)
+				}
+			} else {
+				f.signal(unix.SIGTERM) // it serves on for DRAIN_DELAY
+			}
+			f.advance(5 * time.Second) // its WATCHDOG=1 is 5 s old: fails here if Run would spin
+			if s := f.takeSent(); len(s) != 0 {
+				t.Fatalf("signals = %v, want none: the grace bounds a stopping worker", s)
+			}
+		})
+	}
+}
+
+// A drain that begins between a timeout's SIGABRT and its SIGKILL does not
+// put the SIGKILL off until the grace.
+func TestTimedOutWorkerIsKilledDuringADrain(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.WorkerTimeout = 2 * time.Second; c.Grace = 30 * time.Second })
+	pid := f.slotPID(0)
+	f.notify(notifyMsg{pid: pid, ready: true, watchdog: true})
+	f.advance(2 * time.Second)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{pid, unix.SIGABRT}}) {
+		t.Fatalf("signals = %v, want SIGABRT", s)
+	}
+	f.signal(unix.SIGTERM)
+	f.takeSent()
+	f.advance(abortGrace) // fails here if Run would spin
+	if s := f.takeSent(); !slices.Equal(s, []sent{{-pid, unix.SIGKILL}}) {
+		t.Fatalf("signals = %v, want SIGKILL to the group abortGrace after SIGABRT", s)
+	}
+}
+
 func TestScaleDownWaitsForTheQueue(t *testing.T) {
 	f := newFake(t, 3, withListen(0))
 	f.advance(time.Second)
@@ -231,6 +280,33 @@ func TestSteeringFollowsTheGroupNumbering(t *testing.T) {
 	f.signal(unix.SIGTTIN) // slot 1 back, on a new socket at the end: index 2
 	f.advance(time.Second)
 	f.wantProgram(0, 2)
+}
+
+// When a socket leaves, the kernel moves the last one into its index at
+// once: the program attached at that moment must not target the last index,
+// which is then past the end (the kernel would hash over every socket).
+func TestSteeringNeverPastTheEndAtALeave(t *testing.T) {
+	f := newFake(t, 3, withListen(0))
+	f.advance(time.Second)
+	s1, s2 := f.p.slots[1], f.p.slots[2]
+	f.signal(unix.SIGTTOU) // slot 2 goes, but its worker is slow to stop
+	f.signal(unix.SIGTTOU) // then slot 1
+	f.advance(time.Second)
+	f.exit(s1.cur.pid, 0, 0) // slot 1 is gone first: slot 2's socket moves to index 1
+	f.signal(unix.SIGTTIN)   // slot 1 back, on a new socket at index 2
+	f.advance(time.Second)
+	f.wantProgram(0, 2)
+	var atLeave []int
+	f.p.closeFD = func(fd int, leave bool) {
+		if leave && fd == s2.fd {
+			atLeave = f.program()
+		}
+	}
+	f.exit(s2.cur.pid, 0, 0) // slot 2 leaves index 1; slot 1 moves there
+	if atLeave == nil || slices.Contains(atLeave, 2) {
+		t.Fatalf("program %v when slot 2's socket left, want one without index 2", atLeave)
+	}
+	f.wantProgram(0, 1)
 }
 
 func TestSteeringRefusedFallsBackToTheKernel(t *testing.T) {
