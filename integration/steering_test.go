@@ -288,3 +288,55 @@ func TestSteeringSpread(t *testing.T) {
 		t.Errorf("answers from %v, want two workers", seen)
 	}
 }
+
+// WORKERS=1 and a worker that takes one connection at a time: under load its
+// queue never empties, yet it is working. With no other slot to steer to,
+// pinit does not take it for hung (it uses CPU); stopped, it is.
+func TestSteeringSingleSyncWorker(t *testing.T) {
+	t.Parallel()
+	p := startPool(t, testWorker("serve", "--serial"), map[string]string{"WORKERS": "1", "WORKER_TIMEOUT": "3s"})
+	waitPoolUp(t, p.healthAddr, 1)
+	busy := make(chan error, 8)
+	stop := make(chan struct{})
+	for range 8 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					busy <- nil
+					return
+				default:
+				}
+				if _, err := getHello(freshClient(), p.url+"slow?ms=20"); err != nil {
+					busy <- err
+					return
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) { // 8 s of backlog: more than WORKER_TIMEOUT
+		if n := len(p.logs("worker timed out: sending SIGABRT, then SIGKILL")); n > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // a polling interval over a fixed span of load
+	}
+	close(stop)
+	for range 8 {
+		if err := <-busy; err != nil {
+			t.Errorf("request: %v", err)
+		}
+	}
+	if lines := p.logs("worker timed out: sending SIGABRT, then SIGKILL"); len(lines) > 0 {
+		t.Fatalf("a busy worker was timed out: %v", lines)
+	}
+	// Stopped, it is found even with nowhere to steer to.
+	hung := p.workerHostPID(t, 0)
+	kill(t, hung, syscall.SIGSTOP)
+	go getHello(freshClient(), p.url) // a connection that waits in its queue
+	l := p.waitLogs("worker timed out: sending SIGABRT, then SIGKILL", 1, 30*time.Second, nil)[0]
+	if l.str("why") != "accept queue not taken" {
+		t.Errorf("timed out because %q", l.str("why"))
+	}
+	waitPoolUp(t, p.healthAddr, 1)
+}

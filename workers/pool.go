@@ -162,7 +162,7 @@ func (p *Pool) Run(signals <-chan os.Signal) int {
 		p.AfterStart()
 	}
 	usage := make(chan map[int]health.Usage, 1)
-	if p.cfg.MaxMemory > 0 {
+	if p.cfg.MaxMemory > 0 || (p.cfg.WorkerTimeout > 0 && p.cfg.Listen != "") {
 		stop := make(chan struct{})
 		defer close(stop)
 		go p.watchMemory(usage, stop)

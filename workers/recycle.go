@@ -9,8 +9,8 @@ import (
 	"github.com/pinit/pinit/health"
 )
 
-// memoryEvery is how often the process trees' memory is read for
-// MAX_WORKER_MEMORY.
+// memoryEvery is how often the process trees' memory and CPU time are read,
+// for MAX_WORKER_MEMORY and for WORKER_TIMEOUT (stall.go).
 const memoryEvery = time.Second
 
 // watchMemory reads, off the supervisor's goroutine, what the workers the
@@ -44,10 +44,19 @@ func (p *Pool) watchMemory(out chan map[int]health.Usage, stop <-chan struct{}) 
 }
 
 // measured marks for recycling every serving worker over MAX_WORKER_MEMORY.
+// It also notes when each worker's CPU time last moved, for stall.go.
 func (p *Pool) measured(usage map[int]health.Usage) {
+	now := p.now()
 	for pid, u := range usage {
 		w, ok := p.procs[pid]
-		if !ok || p.cfg.MaxMemory <= 0 || u.RSS <= p.cfg.MaxMemory {
+		if !ok {
+			continue
+		}
+		if w.cpuReadAt.IsZero() || u.CPU != w.cpu {
+			w.cpu, w.cpuMovedAt = u.CPU, now
+		}
+		w.cpuReadAt = now
+		if p.cfg.MaxMemory <= 0 || u.RSS <= p.cfg.MaxMemory {
 			continue
 		}
 		s := w.slot

@@ -21,6 +21,18 @@ func (f *fakeWorld) measure(rss map[int]int64) {
 	f.handle(event{usage: u})
 }
 
+// readCPU advances d in steps of memoryEvery, handing the pool at each a
+// /proc reading of pid: its CPU time, cpu(step).
+func (f *fakeWorld) readCPU(pid int, d time.Duration, cpu func(step int) float64) {
+	for i := 0; d > 0; i++ {
+		f.handle(event{usage: map[int]health.Usage{pid: {RSS: 1, CPU: cpu(i)}}})
+		f.advance(min(d, memoryEvery))
+		d -= memoryEvery
+	}
+}
+
+func quiet(int) float64 { return 1.5 }
+
 func TestRecycleByMemoryOneSlotAtATime(t *testing.T) {
 	f := newFake(t, 2, func(c *Config) { c.MaxMemory = 100 })
 	f.advance(time.Second)
@@ -100,8 +112,8 @@ func TestReloadAndTimeoutAreCounted(t *testing.T) {
 		t.Fatalf("%+v: want 1 reload counted", st)
 	}
 	f.queues[f.p.slots[0].fd] = 2
-	f.advance(5 * time.Second)
 	hung := f.slotPID(0)
+	f.readCPU(hung, 5*time.Second, quiet) // WORKERS=1: only a worker using no CPU is hung
 	f.exit(hung, 0, unix.SIGKILL)
 	st = f.board.Get()
 	if st.Workers[0].Recycles.Timeout != 1 || st.Workers[0].Restarts != 0 {

@@ -52,6 +52,11 @@ type worker struct {
 	killed    bool      // SIGKILL sent
 	pinged    time.Time // its last sd_notify WATCHDOG=1; zero: never sent one
 	recycleAt time.Time // when it has lived MAX_WORKER_LIFETIME (and its jitter); zero: never
+
+	// Its process tree's CPU time, as last read (recycle.go measured).
+	cpu        float64
+	cpuMovedAt time.Time // when the reading last changed (or came first)
+	cpuReadAt  time.Time // when it was last read; zero: never
 	abortAt   time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
 }
 

@@ -73,11 +73,42 @@ func (p *Pool) observe(s *slot, q int, now time.Time) {
 		return
 	}
 	s.suspect = true
-	if !s.stalled && now.Sub(s.busySince) >= stallAfter {
+	switch taking := !p.takesNothing(s, w, now); {
+	case !s.stalled && !taking:
 		s.stalled = true
 		p.log.Warn("slot stalled: steering new connections away", "slot", s.id, "pid", w.pid, "queue", q,
 			"for", now.Sub(s.busySince).Round(time.Millisecond).String())
+	case s.stalled && taking: // its worker works: the backlog is steady, not stuck
+		s.stalled, s.busySince = false, now
+		p.log.Info("slot serving again", "slot", s.id, "pid", w.pid, "queue", q)
 	}
+}
+
+// takesNothing reports whether a slot whose queue has held connections,
+// never shrinking, since s.busySince has shown for stallAfter that its worker
+// takes none. Steered away from, nothing new arrives, so a queue that does not
+// shrink is not taken. Still a target (WORKERS=1, every slot backed up, or the
+// kernel's hashing), arrivals can match what a busy worker takes and keep the
+// queue as long as it was: then only a worker whose process tree used no CPU
+// all that while counts as taking nothing (stopped, deadlocked, blocked on
+// something outside). A worker spinning in a loop is not found that way: the
+// watchdog finds it.
+func (p *Pool) takesNothing(s *slot, w *worker, now time.Time) bool {
+	if now.Sub(s.busySince) < stallAfter {
+		return false
+	}
+	if p.steering == steerBPF && !p.isTarget(s) {
+		return true
+	}
+	quietSince := s.busySince
+	if w.cpuMovedAt.After(quietSince) {
+		quietSince = w.cpuMovedAt
+	}
+	if w.cpuReadAt.IsZero() || w.cpuReadAt.Sub(quietSince) < stallAfter {
+		return false
+	}
+	s.busySince = quietSince // WORKER_TIMEOUT counts from when both stood still
+	return true
 }
 
 // timeouts kills the workers WORKER_TIMEOUT says are hung: a slot stalled

@@ -139,3 +139,9 @@ func (p *Pool) steer() {
 	p.steering, p.targets = steerBPF, targets
 	p.log.Debug("steering", "slots", len(chosen), "rank", best)
 }
+
+// isTarget reports whether the attached program sends new connections to s.
+func (p *Pool) isTarget(s *slot) bool {
+	i, ok := p.group.index(s)
+	return ok && slices.Contains(p.targets, i)
+}

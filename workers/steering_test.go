@@ -319,7 +319,7 @@ func TestSteeringRefusedFallsBackToTheKernel(t *testing.T) {
 	hung := f.slotPID(1)
 	f.queues[f.p.slots[1].fd] = 2
 	f.takeSent()
-	f.advance(3 * time.Second)
+	f.readCPU(hung, 3*time.Second, quiet) // no steering: only a worker using no CPU is hung
 	if s := f.takeSent(); !slices.Contains(s, sent{hung, unix.SIGABRT}) {
 		t.Fatalf("signals = %v, want SIGABRT to the hung worker", s)
 	}
@@ -362,4 +362,23 @@ func TestSteeringFallsBackToTheFittest(t *testing.T) {
 	f.queues[f.p.slots[1].fd] = 3
 	f.advance(2 * sampleEvery)
 	f.wantProgram(1)
+}
+
+// With nowhere to steer to (WORKERS=1), a queue that never shrinks may be a
+// steady backlog in front of a busy worker: only a worker whose process tree
+// uses no CPU is taken for hung.
+func TestSingleWorkerBusyOrHung(t *testing.T) {
+	f := newFake(t, 1, withListen(3*time.Second))
+	f.advance(time.Second)
+	pid := f.slotPID(0)
+	f.queues[f.p.slots[0].fd] = 7
+	f.takeSent()
+	f.readCPU(pid, time.Minute, func(i int) float64 { return float64(i) }) // busy
+	if s := f.takeSent(); len(s) != 0 || f.p.slots[0].stalled {
+		t.Fatalf("a busy worker with a steady backlog: signals %v, stalled %v", s, f.p.slots[0].stalled)
+	}
+	f.readCPU(pid, 4*time.Second, quiet) // stopped: stalled a reading later, timed out 3 s on
+	if s := f.takeSent(); len(s) == 0 || s[0] != (sent{pid, unix.SIGABRT}) {
+		t.Fatalf("signals = %v, want SIGABRT to the worker that uses no CPU", s)
+	}
 }

@@ -16,7 +16,8 @@
 //	    --delay-serve D: accept nothing for D after start (a slow starter); --crash-worker ID:
 //	    exit 1 at start when WORKER_ID is ID; --watchdog-once: send WATCHDOG=1 with READY=1,
 //	    then never again (a hung event loop under sd_notify's watchdog); --leak N: leak N
-//	    bytes of memory a second, written so that they are resident.
+//	    bytes of memory a second, written so that they are resident; --serial: accept the
+//	    next connection only once the last one is closed (a sync worker, no keep-alive).
 //	testworker no-reuseport-bpf CMD [ARG...]
 //	    execs CMD under a seccomp filter that fails SO_ATTACH_REUSEPORT_CBPF with EPERM, the
 //	    way a sandbox that refuses the program would.
@@ -111,6 +112,7 @@ func serve(args []string) int {
 	crashWorker := fs.String("crash-worker", "", "exit 1 at start when WORKER_ID is `ID`")
 	watchdogOnce := fs.Bool("watchdog-once", false, "send WATCHDOG=1 once, right after READY=1, and never again")
 	leakRate := fs.Int("leak", 0, "leak `N` bytes of memory a second (a leaking app)")
+	serial := fs.Bool("serial", false, "take one connection at a time, as a sync worker does")
 	if _, err := parse(fs, args, 0); err != nil {
 		return 2
 	}
@@ -181,6 +183,10 @@ func serve(args []string) int {
 	time.Sleep(delayServe)
 	if *leakRate > 0 {
 		go leak(*leakRate)
+	}
+	if *serial {
+		srv.SetKeepAlivesEnabled(false)
+		ln = serialListener{ln, make(chan struct{}, 1)}
 	}
 	go func() { served <- srv.Serve(ln) }()
 	logf("worker %s pid %d serving", id, pid)
@@ -687,4 +693,33 @@ func leak(rate int) {
 		}
 		held = append(held, b)
 	}
+}
+
+// serialListener accepts one connection at a time: the next Accept waits
+// until the connection it returned last is closed.
+type serialListener struct {
+	net.Listener
+	turn chan struct{}
+}
+
+func (l serialListener) Accept() (net.Conn, error) {
+	l.turn <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.turn
+		return nil, err
+	}
+	return &serialConn{Conn: c, done: l.turn}, nil
+}
+
+type serialConn struct {
+	net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *serialConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.done })
+	return err
 }
