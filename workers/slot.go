@@ -57,7 +57,7 @@ type worker struct {
 	cpu        float64
 	cpuMovedAt time.Time // when the reading last changed (or came first)
 	cpuReadAt  time.Time // when it was last read; zero: never
-	abortAt   time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
+	abortAt    time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
 }
 
 // crashLooping reports whether the slot's workers keep dying on start.
