@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestPoolServesEverySlot(t *testing.T) {
@@ -815,7 +817,20 @@ func TestPoolBindConflict(t *testing.T) {
 	defer ln.Close()
 	held := ln.Addr().String()
 	_, port, _ := net.SplitHostPort(held)
-	for _, listen := range []string{held, ":" + port} {
+	// Held with SO_REUSEPORT, as another pool holds its port: a second pool
+	// would bind without error and share (and steer into) the first one's
+	// sockets.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return serr
+	}}
+	pool, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, listen := range []string{held, ":" + port, pool.Addr().String()} {
 		t.Run(listen, func(t *testing.T) {
 			p, code := run(t, opts{env: map[string]string{"WORKERS": "2", "LISTEN": listen, "HEALTH_LISTEN": addr(t)}, pidns: true},
 				workerBin, "signals")

@@ -95,6 +95,11 @@ type Pool struct {
 // leaves nothing running.
 func New(cfg Config) (*Pool, error) {
 	closeInheritedOnExec()
+	if cfg.Listen != "" {
+		if err := checkPortFree(cfg.Listen); err != nil {
+			return nil, err
+		}
+	}
 	p := newPool(cfg)
 	for i := 0; i < cfg.Workers; i++ {
 		if _, err := p.addSlot(); err != nil {

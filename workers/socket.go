@@ -20,7 +20,29 @@ const listenBacklog = 4096
 // and close-on-exec: it reaches a worker only as fd 3, by Start's Files.
 // ":port" binds every address, IPv6 and IPv4, falling back to IPv4 alone
 // where the kernel has no IPv6.
-func bindSlot(addr string) (int, error) {
+func bindSlot(addr string) (int, error) { return bindAddr(addr, false) }
+
+// checkPortFree fails when something already listens on addr. Binding it
+// without SO_REUSEPORT (SO_REUSEADDR still lets TIME_WAIT connections of an
+// earlier run be) fails exactly then. With SO_REUSEPORT alone, a second pool
+// of the same user on the same port would bind without error, join the
+// first pool's reuseport group, and steer by its numbering into the other
+// pool's sockets.
+func checkPortFree(addr string) error {
+	fd, err := bindAddr(addr, true)
+	if err != nil {
+		if err == unix.EADDRINUSE {
+			return fmt.Errorf("LISTEN=%q: another process already listens there, and two pools cannot share a port: %w", addr, err)
+		}
+		return fmt.Errorf("bind LISTEN=%q: %w", addr, err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// bindAddr binds addr; probe binds it without SO_REUSEPORT and without
+// listening, for checkPortFree.
+func bindAddr(addr string, probe bool) (int, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return -1, err
@@ -30,11 +52,11 @@ func bindSlot(addr string) (int, error) {
 		return -1, fmt.Errorf("bad port %q", portStr)
 	}
 	if host == "" {
-		fd, err := bindSockaddr(unix.AF_INET6, &unix.SockaddrInet6{Port: port})
+		fd, err := bindSockaddr(unix.AF_INET6, &unix.SockaddrInet6{Port: port}, probe)
 		if err != unix.EAFNOSUPPORT {
 			return fd, err
 		}
-		return bindSockaddr(unix.AF_INET, &unix.SockaddrInet4{Port: port})
+		return bindSockaddr(unix.AF_INET, &unix.SockaddrInet4{Port: port}, probe)
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
@@ -47,22 +69,26 @@ func bindSlot(addr string) (int, error) {
 	if ip4 := ip.To4(); ip4 != nil {
 		sa := &unix.SockaddrInet4{Port: port}
 		copy(sa.Addr[:], ip4)
-		return bindSockaddr(unix.AF_INET, sa)
+		return bindSockaddr(unix.AF_INET, sa, probe)
 	}
 	sa := &unix.SockaddrInet6{Port: port}
 	copy(sa.Addr[:], ip.To16())
-	return bindSockaddr(unix.AF_INET6, sa)
+	return bindSockaddr(unix.AF_INET6, sa, probe)
 }
 
-func bindSockaddr(family int, sa unix.Sockaddr) (int, error) {
+func bindSockaddr(family int, sa unix.Sockaddr, probe bool) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
 	type opt struct{ level, name, value int }
+	reuseport := 1
+	if probe {
+		reuseport = 0
+	}
 	opts := []opt{
 		{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1},
-		{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1},
+		{unix.SOL_SOCKET, unix.SO_REUSEPORT, reuseport},
 		// Accepted connections inherit TCP_NODELAY from the listener. A
 		// worker that wraps fd 3 without knowing it is TCP (uvicorn --fd
 		// takes it for a unix socket) never sets it, and each small
@@ -81,6 +107,9 @@ func bindSockaddr(family int, sa unix.Sockaddr) (int, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return -1, err
+	}
+	if probe {
+		return fd, nil
 	}
 	if err := unix.Listen(fd, listenBacklog); err != nil {
 		unix.Close(fd)

@@ -3,9 +3,11 @@
 package workers
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -103,5 +105,24 @@ func TestBindSlotAddresses(t *testing.T) {
 	}
 	if _, err := bindSlot("nohost.invalid:80"); err == nil {
 		t.Error("bindSlot of an unresolvable host succeeded")
+	}
+}
+
+// A second pool on a port the first listens on would share its reuseport
+// group: it must not start.
+func TestCheckPortFree(t *testing.T) {
+	fd, err := bindSlot("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	sa, _ := unix.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	if err := checkPortFree(addr); err == nil || !strings.Contains(err.Error(), "another process already listens") {
+		t.Fatalf("checkPortFree(%s) = %v, want it in use", addr, err)
+	}
+	unix.Close(fd)
+	if err := checkPortFree(addr); err != nil {
+		t.Fatalf("checkPortFree(%s) once closed = %v", addr, err)
 	}
 }
