@@ -240,6 +240,9 @@ func (p *Pool) nextDeadline() time.Time {
 		if !w.up && !w.spoke {
 			consider(w.started.Add(upAfter))
 		}
+		if !w.up && w.abortAt.IsZero() && w.stopAt.IsZero() && p.cfg.WorkerTimeout > 0 && !p.stopping() {
+			consider(w.started.Add(p.cfg.WorkerTimeout))
+		}
 		if !w.killed {
 			consider(w.killAt)
 			if !w.abortAt.IsZero() {

@@ -112,8 +112,8 @@ func (p *Pool) takesNothing(s *slot, w *worker, now time.Time) bool {
 }
 
 // timeouts kills the workers WORKER_TIMEOUT says are hung: a slot stalled
-// that long, or a worker that sent WATCHDOG=1 once and then none for that
-// long. SIGABRT first, SIGKILL to its group abortGrace later (reconcile
+// that long, a worker that sent WATCHDOG=1 once and then none for that long,
+// or one not up that long after it started. SIGABRT first, SIGKILL to its group abortGrace later (reconcile
 // sends it, in every phase); its exit then restarts the slot as any death
 // does, and the replacement takes the queue. Only workers that serve are
 // judged: one told to stop has the grace, and a drain has its own.
@@ -127,6 +127,10 @@ func (p *Pool) timeouts(now time.Time) {
 		switch at := p.watchdogAt(w); {
 		case s.cur == w && s.stalled && now.Sub(s.busySince) >= limit:
 			p.abort(w, now, "accept queue not taken", "queue", s.queue)
+		case !w.up && now.Sub(w.started) >= limit:
+			// It spoke sd_notify but never said READY=1 (a silent one is up
+			// after 1 s): booting this long is hanging, as Gunicorn has it.
+			p.abort(w, now, "not up", "started", now.Sub(w.started).Round(time.Millisecond).String())
 		case !at.IsZero() && !now.Before(at):
 			p.abort(w, now, "no WATCHDOG=1", "last", now.Sub(w.pinged).Round(time.Millisecond).String())
 		}

@@ -382,3 +382,20 @@ func TestSingleWorkerBusyOrHung(t *testing.T) {
 		t.Fatalf("signals = %v, want SIGABRT to the worker that uses no CPU", s)
 	}
 }
+
+// A worker that speaks sd_notify but never says READY=1 would keep its slot
+// out of /ready, or a reload waiting, for ever: WORKER_TIMEOUT ends it.
+func TestNeverReadyIsTimedOut(t *testing.T) {
+	f := newFake(t, 1, func(c *Config) { c.WorkerTimeout = 5 * time.Second })
+	pid := f.slotPID(0)
+	f.notify(notifyMsg{pid: pid}) // STATUS=...: a speaker, up only on READY=1
+	f.takeSent()
+	f.advance(5*time.Second - time.Millisecond)
+	if s := f.takeSent(); len(s) != 0 {
+		t.Fatalf("signals %v before WORKER_TIMEOUT", s)
+	}
+	f.advance(time.Millisecond)
+	if s := f.takeSent(); !slices.Equal(s, []sent{{pid, unix.SIGABRT}}) {
+		t.Fatalf("signals = %v, want SIGABRT at WORKER_TIMEOUT", s)
+	}
+}
