@@ -260,6 +260,19 @@ func (l *load) slowSince(since time.Time, limit time.Duration) (slow []answer, f
 	return slow, failed
 }
 
+// answeredBy lists the requests the worker pid answered.
+func (l *load) answeredBy(pid int) []answer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []answer
+	for _, a := range l.answered {
+		if a.pid == pid {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // errHeldBack is the dial error of a load held back.
 var errHeldBack = errors.New("held back: no new connection")
 
