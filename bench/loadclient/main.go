@@ -11,7 +11,7 @@
 //	loadclient killwatch -parent PID -victim PID -addr 127.0.0.1:8000 -path /pid
 //	loadclient window -requests FILE -from UNIX_NS -d 5s
 //
-// load prints one RESULT line per kind (fresh, keepalive):
+// load prints one RESULT line per kind (fresh, keepalive, and paced with -paced):
 //
 //	sent       attempts, including those whose connect failed
 //	ok         2xx responses
@@ -208,7 +208,7 @@ type loadConfig struct {
 //	start_ns took_us kind outcome connected pid
 //
 // start_ns: when it began (Unix time, ns); took_us: until the whole response
-// or the failure; kind: fresh or keepalive; outcome: ok, non2xx, refused,
+// or the failure; kind: fresh, keepalive or paced; outcome: ok, non2xx, refused,
 // reset_eof, timeout, other; connected: 1 if the connection was established
 // (an error after that is the server's doing after accepting, or at least
 // after the kernel queued it), 0 if the connect itself failed; pid: the
@@ -216,7 +216,7 @@ type loadConfig struct {
 type request struct {
 	start     time.Time
 	took      time.Duration
-	keepAlive bool
+	kind      string
 	outcome   outcome
 	connected bool
 	pid       int
@@ -236,6 +236,8 @@ func load(args []string) int {
 	timeline := fs.String("timeline", "", "write per-100ms rows (t_s kind sent ok failed max_ms) to this file")
 	slow := fs.Duration("slow", time.Second, "count requests that take longer than this (slow= in RESULT)")
 	requests := fs.String("requests", "", "write one line per request to this file (see window)")
+	paced := fs.Float64("paced", 0, "also start this many requests per second, each on a new connection, "+
+		"whether earlier ones have been answered or not (open loop: kind paced)")
 	_ = fs.Parse(args)
 
 	start := time.Now()
@@ -256,13 +258,20 @@ func load(args []string) int {
 		return total
 	}
 	var freshStats, keepStats *stats
+	pacedStats := newStats()
 	var wg sync.WaitGroup
 	wg.Go(func() { freshStats = run(*fresh, false) })
 	wg.Go(func() { keepStats = run(*keep, true) })
+	if *paced > 0 {
+		wg.Go(func() { cfg.paced(*paced, pacedStats) })
+	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	printResult(*label, "fresh", freshStats, elapsed)
 	printResult(*label, "keepalive", keepStats, elapsed)
+	if *paced > 0 {
+		printResult(*label, "paced", pacedStats, elapsed)
+	}
 	if *timeline != "" {
 		if err := writeTimeline(*timeline, freshStats, keepStats); err != nil {
 			fmt.Fprintln(os.Stderr, "loadclient:", err)
@@ -270,7 +279,7 @@ func load(args []string) int {
 		}
 	}
 	if *requests != "" {
-		if err := writeRequests(*requests, freshStats, keepStats); err != nil {
+		if err := writeRequests(*requests, freshStats, keepStats, pacedStats); err != nil {
 			fmt.Fprintln(os.Stderr, "loadclient:", err)
 			return 1
 		}
@@ -286,14 +295,11 @@ func writeRequests(path string, all ...*stats) error {
 	slices.SortFunc(reqs, func(a, b request) int { return a.start.Compare(b.start) })
 	var b strings.Builder
 	for _, r := range reqs {
-		kind, conn := "fresh", 0
-		if r.keepAlive {
-			kind = "keepalive"
-		}
+		conn := 0
 		if r.connected {
 			conn = 1
 		}
-		fmt.Fprintf(&b, "%d %d %s %s %d %d\n", r.start.UnixNano(), r.took.Microseconds(), kind,
+		fmt.Fprintf(&b, "%d %d %s %s %d %d\n", r.start.UnixNano(), r.took.Microseconds(), r.kind,
 			outcomeNames[r.outcome], conn, r.pid)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
@@ -373,44 +379,10 @@ func (cfg *loadConfig) worker(keepAlive bool, s *stats) {
 	}
 	for time.Now().Before(cfg.end) {
 		t0 := time.Now()
-		s.sent++
 		reused := cur != nil && cur.served
 		status, keep, pid, err := cfg.do(&cur, req)
 		connected := cur != nil // do leaves cur nil only when the connect failed
-		o := classify(err)
-		if err == nil && (status < 200 || status > 299) {
-			o = non2xx
-		}
-		s.counts[o]++
-		now := time.Now()
-		took := now.Sub(t0)
-		s.record(t0.Sub(cfg.start), o, took)
-		if o == okay && took > cfg.slow {
-			s.slow++
-		}
-		if o != okay && connected {
-			s.accepted[o]++
-		}
-		if cfg.logRequests {
-			s.requests = append(s.requests, request{start: t0, took: took, keepAlive: keepAlive, outcome: o,
-				connected: connected, pid: pid})
-		}
-		if o == okay {
-			s.latencies = append(s.latencies, now.Sub(t0))
-			s.lastOK = now.Sub(cfg.start)
-		} else {
-			if s.firstFail < 0 {
-				s.firstFail = t0.Sub(cfg.start)
-			}
-			if reused && err != nil {
-				s.reused++
-			}
-			if err != nil {
-				cfg.ev.report(kind, reused, err)
-			} else {
-				cfg.ev.report(kind, reused, fmt.Errorf("HTTP %d", status))
-			}
-		}
+		o := cfg.count(s, kind, t0, status, pid, err, connected, reused)
 		if err != nil || !keep || !keepAlive {
 			if cur != nil {
 				cur.c.Close()
@@ -424,6 +396,89 @@ func (cfg *loadConfig) worker(keepAlive bool, s *stats) {
 			time.Sleep(time.Millisecond) // do not spin on a closed port
 		}
 	}
+}
+
+// count records one request's outcome in s and returns it.
+func (cfg *loadConfig) count(s *stats, kind string, t0 time.Time, status, pid int, err error, connected, reused bool) outcome {
+	s.sent++
+	o := classify(err)
+	if err == nil && (status < 200 || status > 299) {
+		o = non2xx
+	}
+	s.counts[o]++
+	now := time.Now()
+	took := now.Sub(t0)
+	s.record(t0.Sub(cfg.start), o, took)
+	if o == okay && took > cfg.slow {
+		s.slow++
+	}
+	if o != okay && connected {
+		s.accepted[o]++
+	}
+	if cfg.logRequests {
+		s.requests = append(s.requests, request{start: t0, took: took, kind: kind, outcome: o,
+			connected: connected, pid: pid})
+	}
+	if o == okay {
+		s.latencies = append(s.latencies, took)
+		s.lastOK = now.Sub(cfg.start)
+		return o
+	}
+	if s.firstFail < 0 {
+		s.firstFail = t0.Sub(cfg.start)
+	}
+	if reused && err != nil {
+		s.reused++
+	}
+	if err == nil {
+		err = fmt.Errorf("HTTP %d", status)
+	}
+	cfg.ev.report(kind, reused, err)
+	return o
+}
+
+// paced starts rate requests a second, each on a new connection in a
+// goroutine of its own, until the end: an open loop, as independent users
+// arrive, so that a request that waits does not hold back the next ones (with
+// a few closed-loop clients, one slot that holds connections soon holds every
+// client). At most maxPaced are in flight; a tick that finds that many is
+// skipped and counted as other.
+func (cfg *loadConfig) paced(rate float64, s *stats) {
+	const maxPaced = 4096
+	req := []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pinit-loadclient\r\nConnection: close\r\n\r\n",
+		cfg.path, cfg.addr))
+	interval := time.Duration(float64(time.Second) / rate)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxPaced)
+	for next := cfg.start; ; {
+		next = next.Add(interval)
+		if !next.Before(cfg.end) {
+			break
+		}
+		time.Sleep(time.Until(next))
+		select {
+		case sem <- struct{}{}:
+		default:
+			mu.Lock()
+			cfg.count(s, "paced", time.Now(), 0, 0, errors.New("too many in flight"), false, false)
+			mu.Unlock()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t0 := time.Now()
+			var cur *conn
+			status, _, pid, err := cfg.do(&cur, req)
+			if cur != nil {
+				cur.c.Close()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			cfg.count(s, "paced", t0, status, pid, err, cur != nil, false)
+		})
+	}
+	wg.Wait()
 }
 
 // do sends one request on *cur, dialling first when there is no connection,
@@ -700,7 +755,7 @@ func window(args []string) int {
 	from := fs.Int64("from", 0, "start of the window, Unix time in ns (date +%s%N)")
 	dur := fs.Duration("d", 5*time.Second, "length of the window")
 	slow := fs.Duration("slow", time.Second, "an answer slower than this counts as slow")
-	kind := fs.String("kind", "fresh", "fresh, keepalive or all")
+	kind := fs.String("kind", "fresh", "fresh, keepalive, paced or all")
 	label := fs.String("label", "", "copied into the WINDOW line")
 	_ = fs.Parse(args)
 	if *file == "" || *from <= 0 {
