@@ -13,7 +13,7 @@
 # hashing, as where a sandbox refuses it; /health says "steering":"kernel" (checked).
 # Prints a markdown report (also kept in bench/out/steer.md); raw data in bench/out/steer/.
 # Knobs: CRASH_ROUNDS, HANG_ROUNDS, TPUT_ROUNDS, DURATION, CONNS, CLIENTS, PACED, IMPORT_SLEEP,
-# HANG_FOR, TIMEOUT.
+# HANG_FOR, TIMEOUT; SECTIONS="crash hang tput" (a subset runs only those).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,6 +31,8 @@ TIMEOUT=${TIMEOUT:-5}         # s, WORKER_TIMEOUT / --timeout of the hang rows
 CRASH_WINDOW=5                # s after the kill that are counted
 CLIENT_TIMEOUT=15s            # per request: long enough to see every request's fate
 GRACE=9
+SECTIONS=${SECTIONS:-crash hang tput}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 need go wrk curl top gunicorn setsid
 "$PY" -c 'import uvicorn, fastapi' 2>/dev/null || die "$PY lacks uvicorn or fastapi: run .ci/deps"
@@ -244,171 +246,176 @@ crash_rounds() {
 	done
 }
 
-APP_ENV=() WT=""
-start_all
-crash_rounds normal
-stop_all
-APP_ENV=("BENCH_IMPORT_SLEEP=$IMPORT_SLEEP") WT=""
-start_all
-crash_rounds slow
-stop_all
-{
-	echo "### (1) crash: kill -9 of one worker (the oldest, > 11 s old) under load"
-	echo
-	echo "SIGKILL 2 s into the load; counted: the $CRASH_WINDOW s after the kill. $CRASH_ROUNDS rounds per variant, order rotated."
-	echo "WORKER_TIMEOUT and Gunicorn's --timeout at their defaults (30 s)."
-	echo
-	echo "#### the app as it is (a replacement serves after ~1 s of Python start-up)"
-	echo
-	fault_table "$RAW/crash-normal"
-	echo
-	sed 's/^/    /' "$RAW/busy-crash-normal"
-	echo
-	echo "#### the app sleeping $IMPORT_SLEEP s at import (BENCH_IMPORT_SLEEP=$IMPORT_SLEEP, every manager)"
-	echo
-	fault_table "$RAW/crash-slow"
-	echo
-	sed 's/^/    /' "$RAW/busy-crash-slow"
-	echo
-	echo "Raw WINDOW lines:"
-	echo
-	for v in normal slow; do for m in "${MGRS[@]}"; do sed "s/^/    $v /" "$RAW/crash-$v-$m"; done; done
-	echo
-} | report
+if want crash; then
+	APP_ENV=() WT=""
+	start_all
+	crash_rounds normal
+	stop_all
+	APP_ENV=("BENCH_IMPORT_SLEEP=$IMPORT_SLEEP") WT=""
+	start_all
+	crash_rounds slow
+	stop_all
+	{
+		echo "### (1) crash: kill -9 of one worker (the oldest, > 11 s old) under load"
+		echo
+		echo "SIGKILL 2 s into the load; counted: the $CRASH_WINDOW s after the kill. $CRASH_ROUNDS rounds per variant, order rotated."
+		echo "WORKER_TIMEOUT and Gunicorn's --timeout at their defaults (30 s)."
+		echo
+		echo "#### the app as it is (a replacement serves after ~1 s of Python start-up)"
+		echo
+		fault_table "$RAW/crash-normal"
+		echo
+		sed 's/^/    /' "$RAW/busy-crash-normal"
+		echo
+		echo "#### the app sleeping $IMPORT_SLEEP s at import (BENCH_IMPORT_SLEEP=$IMPORT_SLEEP, every manager)"
+		echo
+		fault_table "$RAW/crash-slow"
+		echo
+		sed 's/^/    /' "$RAW/busy-crash-slow"
+		echo
+		echo "Raw WINDOW lines:"
+		echo
+		for v in normal slow; do for m in "${MGRS[@]}"; do sed "s/^/    $v /" "$RAW/crash-$v-$m"; done; done
+		echo
+	} | report
+fi
 
 # ---------------------------------------------------------------- (2) hang
-log "(2) hang: $HANG_ROUNDS rounds x ${#MGRS[@]} managers, kill -STOP for $HANG_FOR s, timeout $TIMEOUT s"
-APP_ENV=() WT=$TIMEOUT
-start_all
-echo "before: $(busy)" >>"$RAW/busy-hang"
-for ((r = 0; r < HANG_ROUNDS; r++)); do
-	for i in $(rotate ${#MGRS[@]} "$r"); do
-		m=${MGRS[$i]}
-		settled "$m"
-		victim=$(victim "$m")
-		key=$(proc_key "$victim")
-		lf=$RAW/hang-$m-$r
-		"$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -path /pid -fresh "$CLIENTS" -keepalive 0 -paced "$PACED" \
-			-d $((2 + HANG_FOR + 2))s -timeout "$CLIENT_TIMEOUT" -events 40 -requests "$lf.req" \
-			-label "hang-$m-$r" >"$lf.txt" 2>"$lf.events" &
-		lp=$!
-		track "$lp"
-		sleep 2
-		t0=$(date +%s%N)
-		kill -STOP "$victim"
-		# When does the manager kill it? Poll until it is gone or HANG_FOR is over.
-		gone=NA
-		while (($(date +%s%N) - t0 < HANG_FOR * 1000000000)); do
-			if [[ $(proc_key "$victim") != "$key" ]]; then
-				gone=$((($(date +%s%N) - t0) / 1000000))
-				break
-			fi
-			sleep 0.05
-		done
-		now=$(date +%s%N)
-		left=$((HANG_FOR * 1000000000 - (now - t0)))
-		((left > 0)) && sleep "$(awk -v n="$left" 'BEGIN {printf "%.3f", n / 1e9}')"
-		cont=no
-		if [[ $(proc_key "$victim") == "$key" ]]; then # still there after HANG_FOR: let it go on
-			kill -CONT "$victim"
-			cont=yes
-		fi
-		echo "kill -STOP $victim at $t0, gone after ${gone} ms, SIGCONT sent: $cont" >"$lf.sig"
-		echo "$gone" >>"$RAW/hang-gone-$m"
-		wait "$lp" || true
-		for k in fresh paced all; do
-			"$B/loadclient" window -requests "$lf.req" -from "$t0" -d "${HANG_FOR}s" -kind $k -label "$m-$r" >>"$RAW/hang-$m"
-		done
-		echo "round $r $m: $(busy)" >>"$RAW/busy-hang"
-	done
-done
-# Timeout lines of the managers' logs, for the report.
-stop_all
-{
-	echo "### (2) hang: kill -STOP of one worker for $HANG_FOR s under load, then kill -CONT"
-	echo
-	echo "pinit with WORKER_TIMEOUT=${TIMEOUT}s, Gunicorn with --timeout $TIMEOUT. SIGSTOP 2 s into the load; counted: the $HANG_FOR s"
-	echo "from SIGSTOP to SIGCONT (sent only if the worker is still there). $HANG_ROUNDS rounds, order rotated."
-	echo "Gunicorn's UvicornWorker touches its heartbeat file every timeout/2 = $(awk -v t="$TIMEOUT" 'BEGIN {print t / 2}') s (uvicorn's"
-	echo "timeout_notify = the worker's timeout, which the arbiter sets to --timeout / 2), and the arbiter"
-	echo "checks it about once a second: SIGABRT once the file is over $TIMEOUT s old (pending while the process"
-	echo "is stopped), SIGKILL at its next check. So Gunicorn kills a stopped worker $(awk -v t="$TIMEOUT" 'BEGIN {print t / 2}')..$((TIMEOUT + 2)) s"
-	echo "after the stop. pinit: steered away once the queue is seen not to move (0.25-0.5 s), stalled 0.5 s"
-	echo "after the queue first held connections, SIGABRT after WORKER_TIMEOUT stalled, SIGKILL to the group 1 s later."
-	echo
-	fault_table "$RAW/hang" "hung worker gone after ms, per round"
-	echo
-	sed 's/^/    /' "$RAW/busy-hang"
-	echo
-	echo "Raw WINDOW lines, and the managers' timeout lines:"
-	echo
-	for m in "${MGRS[@]}"; do sed 's/^/    /' "$RAW/hang-$m"; done
-	for m in "${MGRS[@]}"; do
-		grep -hE 'timed out|WORKER TIMEOUT' "$RAW/$m.log" | sed "s/^/    $m: /" | tail -n 30 || true
-	done
-	echo
-} | report
-
-# ---------------------------------------------------------------- (3) steady state
-log "(3) steady state: warm-up, then $TPUT_ROUNDS rounds x ${#MGRS[@]} managers x (keep-alive, fresh) x $DURATION"
-APP_ENV=() WT=""
-start_all
-for m in "${MGRS[@]}"; do waitfor wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$m]}/" >/dev/null; done
-echo "before: $(busy)" >>"$RAW/busy-tput"
-for ((r = 0; r < TPUT_ROUNDS; r++)); do
-	for mode in keepalive fresh; do
-		hdr=()
-		[[ $mode == fresh ]] && hdr=(-H "Connection: close")
+if want hang; then
+	log "(2) hang: $HANG_ROUNDS rounds x ${#MGRS[@]} managers, kill -STOP for $HANG_FOR s, timeout $TIMEOUT s"
+	APP_ENV=() WT=$TIMEOUT
+	start_all
+	echo "before: $(busy)" >>"$RAW/busy-hang"
+	for ((r = 0; r < HANG_ROUNDS; r++)); do
 		for i in $(rotate ${#MGRS[@]} "$r"); do
 			m=${MGRS[$i]}
-			f=$RAW/wrk-$mode-$m-$r.txt
-			echo "before: $(busy)" >"$f"
-			st0=$(stalls "$m")
-			waitfor wrk -t2 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "http://127.0.0.1:${PORT[$m]}/" >>"$f"
-			echo "$(($(stalls "$m") - st0))" >>"$RAW/stalls-$mode-$m"
-			echo "after: $(busy)" >>"$f"
-			awk '/^Requests\/sec:/ {print $2}' "$f" >>"$RAW/rps-$mode-$m"
-			ms "$(awk '$1 == "99%" {print $2}' "$f")" >>"$RAW/p99-$mode-$m"
-			ms "$(awk '$1 == "50%" {print $2}' "$f")" >>"$RAW/p50-$mode-$m"
-			awk '/Socket errors|Non-2xx/' "$f" | tr -s ' ' >>"$RAW/wrkerr-$mode-$m"
-			echo "round $r $mode $m: $(head -1 "$f" | cut -d' ' -f2-) / $(tail -1 "$f" | cut -d' ' -f2-)" >>"$RAW/busy-tput"
+			settled "$m"
+			victim=$(victim "$m")
+			key=$(proc_key "$victim")
+			lf=$RAW/hang-$m-$r
+			"$B/loadclient" load -addr "127.0.0.1:${PORT[$m]}" -path /pid -fresh "$CLIENTS" -keepalive 0 -paced "$PACED" \
+				-d $((2 + HANG_FOR + 2))s -timeout "$CLIENT_TIMEOUT" -events 40 -requests "$lf.req" \
+				-label "hang-$m-$r" >"$lf.txt" 2>"$lf.events" &
+			lp=$!
+			track "$lp"
+			sleep 2
+			t0=$(date +%s%N)
+			kill -STOP "$victim"
+			# When does the manager kill it? Poll until it is gone or HANG_FOR is over.
+			gone=NA
+			while (($(date +%s%N) - t0 < HANG_FOR * 1000000000)); do
+				if [[ $(proc_key "$victim") != "$key" ]]; then
+					gone=$((($(date +%s%N) - t0) / 1000000))
+					break
+				fi
+				sleep 0.05
+			done
+			now=$(date +%s%N)
+			left=$((HANG_FOR * 1000000000 - (now - t0)))
+			((left > 0)) && sleep "$(awk -v n="$left" 'BEGIN {printf "%.3f", n / 1e9}')"
+			cont=no
+			if [[ $(proc_key "$victim") == "$key" ]]; then # still there after HANG_FOR: let it go on
+				kill -CONT "$victim"
+				cont=yes
+			fi
+			echo "kill -STOP $victim at $t0, gone after ${gone} ms, SIGCONT sent: $cont" >"$lf.sig"
+			echo "$gone" >>"$RAW/hang-gone-$m"
+			wait "$lp" || true
+			for k in fresh paced all; do
+				"$B/loadclient" window -requests "$lf.req" -from "$t0" -d "${HANG_FOR}s" -kind $k -label "$m-$r" >>"$RAW/hang-$m"
+			done
+			echo "round $r $m: $(busy)" >>"$RAW/busy-hang"
 		done
 	done
-done
-for m in "${MGRS[@]}"; do steering "$m"; done # still as meant after the runs
-stop_all
-{
-	echo "### (3) steady state, steering on and off: \`wrk -t2 -c$CONNS -d$DURATION --latency /\`"
-	echo
-	echo "$TPUT_ROUNDS rounds, order rotated; keep-alive (wrk's default: $CONNS connections opened once) and fresh"
-	echo "(\`-H 'Connection: close'\`: every request on a new connection, so every request passes the"
-	echo "steering program). Median (min..max) over rounds. Ratios: of the medians, and the median of the"
-	echo "per-round ratios (the two pinits ran within seconds of each other in each round)."
-	echo
-	for mode in keepalive fresh; do
-		echo "#### $mode"
+	# Timeout lines of the managers' logs, for the report.
+	stop_all
+	{
+		echo "### (2) hang: kill -STOP of one worker for $HANG_FOR s under load, then kill -CONT"
 		echo
-		echo "| manager | requests/s | p50 ms | p99 ms | wrk errors (all rounds) | \"slot stalled\" logged, per run |"
-		echo "| --- | ---: | ---: | ---: | --- | --- |"
+		echo "pinit with WORKER_TIMEOUT=${TIMEOUT}s, Gunicorn with --timeout $TIMEOUT. SIGSTOP 2 s into the load; counted: the $HANG_FOR s"
+		echo "from SIGSTOP to SIGCONT (sent only if the worker is still there). $HANG_ROUNDS rounds, order rotated."
+		echo "Gunicorn's UvicornWorker touches its heartbeat file every timeout/2 = $(awk -v t="$TIMEOUT" 'BEGIN {print t / 2}') s (uvicorn's"
+		echo "timeout_notify = the worker's timeout, which the arbiter sets to --timeout / 2), and the arbiter"
+		echo "checks it about once a second: SIGABRT once the file is over $TIMEOUT s old (pending while the process"
+		echo "is stopped), SIGKILL at its next check. So Gunicorn kills a stopped worker $(awk -v t="$TIMEOUT" 'BEGIN {print t / 2}')..$((TIMEOUT + 2)) s"
+		echo "after the stop. pinit: steered away once the queue is seen not to move (0.25-0.5 s), stalled 0.5 s"
+		echo "after the queue first held connections, SIGABRT after WORKER_TIMEOUT stalled, SIGKILL to the group 1 s later."
+		echo
+		fault_table "$RAW/hang" "hung worker gone after ms, per round"
+		echo
+		sed 's/^/    /' "$RAW/busy-hang"
+		echo
+		echo "Raw WINDOW lines, and the managers' timeout lines:"
+		echo
+		for m in "${MGRS[@]}"; do sed 's/^/    /' "$RAW/hang-$m"; done
 		for m in "${MGRS[@]}"; do
-			errs=$(sort "$RAW/wrkerr-$mode-$m" | uniq -c | sed 's/^ *//' | paste -sd';' || true)
-			echo "| $(label "$m") | $(range "$RAW/rps-$mode-$m") | $(range "$RAW/p50-$mode-$m") | $(range "$RAW/p99-$mode-$m") | ${errs:-none} | $(paste -sd' ' "$RAW/stalls-$mode-$m") |"
+			grep -hE 'timed out|WORKER TIMEOUT' "$RAW/$m.log" | sed "s/^/    $m: /" | tail -n 30 || true
 		done
-		on=$(median <"$RAW/rps-$mode-pinit") off=$(median <"$RAW/rps-$mode-pinit-off")
-		p99on=$(median <"$RAW/p99-$mode-pinit") p99off=$(median <"$RAW/p99-$mode-pinit-off")
-		paired=$(paste "$RAW/rps-$mode-pinit" "$RAW/rps-$mode-pinit-off" | awk '{printf "%.3f\n", $1 / $2}')
 		echo
-		echo "- steering on / off, requests/s: **$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}')** (medians);" \
-			"per round $(paste -sd' ' <<<"$paired"), median $(median <<<"$paired")"
-		echo "- steering on / off, p99: $(awk -v a="$p99on" -v b="$p99off" 'BEGIN {printf "%.3f", a / b}') (medians)"
-		echo "- pinit (steering) / Gunicorn, requests/s: $(ratio "$on" "$(median <"$RAW/rps-$mode-gunicorn")")"
-		echo
+	} | report
+fi
+
+# ---------------------------------------------------------------- (3) steady state
+if want tput; then
+	log "(3) steady state: warm-up, then $TPUT_ROUNDS rounds x ${#MGRS[@]} managers x (keep-alive, fresh) x $DURATION"
+	APP_ENV=() WT=""
+	start_all
+	for m in "${MGRS[@]}"; do waitfor wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$m]}/" >/dev/null; done
+	echo "before: $(busy)" >>"$RAW/busy-tput"
+	for ((r = 0; r < TPUT_ROUNDS; r++)); do
+		for mode in keepalive fresh; do
+			hdr=()
+			[[ $mode == fresh ]] && hdr=(-H "Connection: close")
+			for i in $(rotate ${#MGRS[@]} "$r"); do
+				m=${MGRS[$i]}
+				f=$RAW/wrk-$mode-$m-$r.txt
+				echo "before: $(busy)" >"$f"
+				st0=$(stalls "$m")
+				waitfor wrk -t2 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "http://127.0.0.1:${PORT[$m]}/" >>"$f"
+				echo "$(($(stalls "$m") - st0))" >>"$RAW/stalls-$mode-$m"
+				echo "after: $(busy)" >>"$f"
+				awk '/^Requests\/sec:/ {print $2}' "$f" >>"$RAW/rps-$mode-$m"
+				ms "$(awk '$1 == "99%" {print $2}' "$f")" >>"$RAW/p99-$mode-$m"
+				ms "$(awk '$1 == "50%" {print $2}' "$f")" >>"$RAW/p50-$mode-$m"
+				awk '/Socket errors|Non-2xx/' "$f" | tr -s ' ' >>"$RAW/wrkerr-$mode-$m"
+				echo "round $r $mode $m: $(head -1 "$f" | cut -d' ' -f2-) / $(tail -1 "$f" | cut -d' ' -f2-)" >>"$RAW/busy-tput"
+			done
+		done
 	done
-	echo "Machine load before / after each run:"
-	echo
-	sed 's/^/    /' "$RAW/busy-tput"
-	echo
-	echo "- after: $(busy)"
-	echo
-} | report
+	for m in "${MGRS[@]}"; do steering "$m"; done # still as meant after the runs
+	stop_all
+	{
+		echo "### (3) steady state, steering on and off: \`wrk -t2 -c$CONNS -d$DURATION --latency /\`"
+		echo
+		echo "$TPUT_ROUNDS rounds, order rotated; keep-alive (wrk's default: $CONNS connections opened once) and fresh"
+		echo "(\`-H 'Connection: close'\`: every request on a new connection, so every request passes the"
+		echo "steering program). Median (min..max) over rounds. Ratios: of the medians, and the median of the"
+		echo "per-round ratios (the two pinits ran within seconds of each other in each round)."
+		echo
+		for mode in keepalive fresh; do
+			echo "#### $mode"
+			echo
+			echo "| manager | requests/s | p50 ms | p99 ms | wrk errors (all rounds) | \"slot stalled\" logged, per run |"
+			echo "| --- | ---: | ---: | ---: | --- | --- |"
+			for m in "${MGRS[@]}"; do
+				errs=$(sort "$RAW/wrkerr-$mode-$m" | uniq -c | sed 's/^ *//' | paste -sd';' || true)
+				echo "| $(label "$m") | $(range "$RAW/rps-$mode-$m") | $(range "$RAW/p50-$mode-$m") | $(range "$RAW/p99-$mode-$m") | ${errs:-none} | $(paste -sd' ' "$RAW/stalls-$mode-$m") |"
+			done
+			on=$(median <"$RAW/rps-$mode-pinit") off=$(median <"$RAW/rps-$mode-pinit-off")
+			p99on=$(median <"$RAW/p99-$mode-pinit") p99off=$(median <"$RAW/p99-$mode-pinit-off")
+			paired=$(paste "$RAW/rps-$mode-pinit" "$RAW/rps-$mode-pinit-off" | awk '{printf "%.3f\n", $1 / $2}')
+			echo
+			echo "- steering on / off, requests/s: **$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}')** (medians);" \
+				"per round $(paste -sd' ' <<<"$paired"), median $(median <<<"$paired")"
+			echo "- steering on / off, p99: $(awk -v a="$p99on" -v b="$p99off" 'BEGIN {printf "%.3f", a / b}') (medians)"
+			echo "- pinit (steering) / Gunicorn, requests/s: $(ratio "$on" "$(median <"$RAW/rps-$mode-gunicorn")")"
+			echo
+		done
+		echo "Machine load before / after each run:"
+		echo
+		sed 's/^/    /' "$RAW/busy-tput"
+		echo
+	} | report
+fi
+printf -- '- after: %s\n\n' "$(busy)" | report
 log "done: report in $OUT/steer.md, raw data in $RAW"
