@@ -48,7 +48,7 @@ cd "$BENCH_DIR" # app.py is here
 
 MGRS=(pinit pinit-off gunicorn)
 declare -A PORT PID HPORT
-declare -A WANT=([pinit]=bpf [pinit-off]=kernel)
+declare -A WANT=([pinit]=bpf [pinit-off]=kernel [pinit-sc]=bpf)
 APP_ENV=() # extra environment of the app, per section
 WT=""      # WORKER_TIMEOUT (pinit) / --timeout (Gunicorn) in s; empty: their defaults (30 s)
 
@@ -66,6 +66,10 @@ start() {
 		;;
 	pinit-off)
 		env "${APP_ENV[@]}" "${penv[@]}" setsid "$B/testworker" no-reuseport-bpf "$B/pinit" "${ucmd[@]}" \
+			</dev/null >>"$log" 2>&1 &
+		;;
+	pinit-sc) # steering on, the workers under the same seccomp filter as pinit-off's
+		env "${APP_ENV[@]}" "${penv[@]}" setsid "$B/pinit" "$B/testworker" no-reuseport-bpf "${ucmd[@]}" \
 			</dev/null >>"$log" 2>&1 &
 		;;
 	gunicorn)
@@ -141,6 +145,16 @@ victim() {
 	echo "${v#* }"
 }
 
+# compare mode a b what: a / b for requests/s (ratio of the medians, per-round ratios and their
+# median) and p99 (ratio of the medians) of wrk runs in the given mode.
+compare() {
+	local mode=$1 a=$2 b=$3 paired
+	paired=$(paste "$RAW/rps-$mode-$a" "$RAW/rps-$mode-$b" | awk '{printf "%.3f\n", $1 / $2}')
+	echo "- $4: requests/s $(awk -v a="$(median <"$RAW/rps-$mode-$a")" -v b="$(median <"$RAW/rps-$mode-$b")" 'BEGIN {printf "%.3f", a / b}') (medians);" \
+		"per round $(paste -sd' ' <<<"$paired"), median $(median <<<"$paired");" \
+		"p99 $(awk -v a="$(median <"$RAW/p99-$mode-$a")" -v b="$(median <"$RAW/p99-$mode-$b")" 'BEGIN {printf "%.3f", a / b}') (medians)"
+}
+
 # stalls m: how many times pinit has logged a slot stalled so far (0 for Gunicorn).
 stalls() {
 	[[ $1 == pinit* ]] || { echo 0; return; }
@@ -185,7 +199,8 @@ fault_table() {
 	done
 }
 
-declare -A LABEL=([pinit]="pinit (steering)" [pinit-off]="pinit (steering off)" [gunicorn]=Gunicorn)
+declare -A LABEL=([pinit]="pinit (steering)" [pinit-off]="pinit (steering off)" [gunicorn]=Gunicorn
+	[pinit-sc]="pinit (steering, workers under seccomp)")
 label() { echo "${LABEL[$1]}"; }
 
 {
@@ -357,6 +372,9 @@ fi
 
 # ---------------------------------------------------------------- (3) steady state
 if want tput; then
+	# pinit-off's workers inherit the seccomp filter that refuses the program: pinit-sc runs the
+	# same filter on its workers with steering on, so that on/off compares steering alone.
+	MGRS=(pinit pinit-sc pinit-off gunicorn)
 	log "(3) steady state: warm-up, then $TPUT_ROUNDS rounds x ${#MGRS[@]} managers x (keep-alive, fresh) x $DURATION"
 	APP_ENV=() WT=""
 	start_all
@@ -390,7 +408,11 @@ if want tput; then
 		echo "$TPUT_ROUNDS rounds, order rotated; keep-alive (wrk's default: $CONNS connections opened once) and fresh"
 		echo "(\`-H 'Connection: close'\`: every request on a new connection, so every request passes the"
 		echo "steering program). Median (min..max) over rounds. Ratios: of the medians, and the median of the"
-		echo "per-round ratios (the two pinits ran within seconds of each other in each round)."
+		echo "per-round ratios (the managers of a round ran within a minute of each other). A fourth manager,"
+		echo "pinit (steering, workers under seccomp) = \`pinit testworker no-reuseport-bpf $PY -m uvicorn ...\`:"
+		echo "the workers of pinit (steering off) inherit the seccomp filter that makes the kernel refuse the"
+		echo "program, so every syscall of theirs passes a filter; this one has the same filter on its workers"
+		echo "and steering on, so that it against pinit (steering off) is steering alone."
 		echo
 		for mode in keepalive fresh; do
 			echo "#### $mode"
@@ -401,14 +423,11 @@ if want tput; then
 				errs=$(sort "$RAW/wrkerr-$mode-$m" | uniq -c | sed 's/^ *//' | paste -sd';' || true)
 				echo "| $(label "$m") | $(range "$RAW/rps-$mode-$m") | $(range "$RAW/p50-$mode-$m") | $(range "$RAW/p99-$mode-$m") | ${errs:-none} | $(paste -sd' ' "$RAW/stalls-$mode-$m") |"
 			done
-			on=$(median <"$RAW/rps-$mode-pinit") off=$(median <"$RAW/rps-$mode-pinit-off")
-			p99on=$(median <"$RAW/p99-$mode-pinit") p99off=$(median <"$RAW/p99-$mode-pinit-off")
-			paired=$(paste "$RAW/rps-$mode-pinit" "$RAW/rps-$mode-pinit-off" | awk '{printf "%.3f\n", $1 / $2}')
 			echo
-			echo "- steering on / off, requests/s: **$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.3f", a / b}')** (medians);" \
-				"per round $(paste -sd' ' <<<"$paired"), median $(median <<<"$paired")"
-			echo "- steering on / off, p99: $(awk -v a="$p99on" -v b="$p99off" 'BEGIN {printf "%.3f", a / b}') (medians)"
-			echo "- pinit (steering) / Gunicorn, requests/s: $(ratio "$on" "$(median <"$RAW/rps-$mode-gunicorn")")"
+			compare "$mode" pinit-sc pinit-off "**steering on / off** (both with the workers under seccomp)"
+			compare "$mode" pinit pinit-off "steering on / off as in (1) and (2) (seccomp only on the off side)"
+			compare "$mode" pinit pinit-sc "seccomp's cost: pinit (steering) / the same with the workers under seccomp"
+			echo "- pinit (steering) / Gunicorn, requests/s: $(ratio "$(median <"$RAW/rps-$mode-pinit")" "$(median <"$RAW/rps-$mode-gunicorn")")"
 			echo
 		done
 		echo "Machine load before / after each run:"
