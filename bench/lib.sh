@@ -89,7 +89,7 @@ build() {
 	mkdir -p "$OUT/bin"
 	log "building pinit and the bench tools into $OUT/bin"
 	(
-		cd "$REPO_DIR"
+		cd "$REPO_DIR" || exit 1
 		CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$OUT/bin/pinit" .
 		CGO_ENABLED=0 go build -trimpath -o "$OUT/bin/pinit-unstripped" .
 		CGO_ENABLED=0 go build -trimpath -o "$OUT/bin/loadclient" ./bench/loadclient
