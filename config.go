@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -223,10 +225,59 @@ func (r rawConfig) validateStopAndReady(c *config, p *problems) {
 		p.bad("STOP_SIGNAL", r.StopSignal, err.Error())
 	}
 	if r.ReadyURL != "" {
-		if u, err := url.Parse(r.ReadyURL); err != nil || u.Scheme != "http" || u.Host == "" {
+		switch u, err := url.Parse(r.ReadyURL); {
+		case err != nil || u.Scheme != "http" || u.Host == "":
 			p.bad("READY_URL", r.ReadyURL, "want an http:// URL with a host, e.g. http://127.0.0.1:8080/healthz")
+		case c.HealthListen != "" && reachesItself(u, c.HealthListen):
+			p.bad("READY_URL", r.ReadyURL, fmt.Sprintf("points at pinit's own health server (HEALTH_LISTEN=%q): "+
+				"/ready would ask itself; give the application's own health route", c.HealthListen))
 		}
 	}
+}
+
+// reachesItself reports whether the READY_URL u reaches the health server
+// bound to healthListen: the same port, and the same host, or a loopback one
+// (127.0.0.0/8, ::1, localhost) or 0.0.0.0 when the server listens on every
+// address (":8081", "0.0.0.0:8081", "[::]:8081"). The machine's other
+// addresses and names are not looked up.
+func reachesItself(u *url.URL, healthListen string) bool {
+	hhost, hport, err := net.SplitHostPort(healthListen)
+	if err != nil {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if port != hport {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, hhost) {
+		return true
+	}
+	local := func(h string) []netip.Addr { // the addresses h stands for, if it is a loopback or "any" one
+		if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
+		}
+		if a, err := netip.ParseAddr(h); err == nil && (a.Unmap().IsLoopback() || a.Unmap().IsUnspecified()) {
+			return []netip.Addr{a.Unmap()}
+		}
+		return nil
+	}
+	target := local(host)
+	if len(target) == 0 {
+		return false
+	}
+	if hhost == "" {
+		return true // every address, loopback included
+	}
+	bound, err := netip.ParseAddr(hhost)
+	if err != nil {
+		return slices.ContainsFunc(local(hhost), func(a netip.Addr) bool { return slices.Contains(target, a) })
+	}
+	bound = bound.Unmap()
+	return bound.IsUnspecified() || slices.Contains(target, bound) || slices.ContainsFunc(target, netip.Addr.IsUnspecified)
 }
 
 // validateLog reads LOG_FORMAT and LOG_LEVEL.

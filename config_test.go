@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -433,4 +434,45 @@ func readmeVariables(t *testing.T, readme string) map[string]string {
 		t.Fatal("no variables found in README.md's configuration table")
 	}
 	return vars
+}
+
+// TestReadyURLReachesItself: a READY_URL that reaches pinit's own health
+// server would make /ready ask itself; the application's port is fine.
+func TestReadyURLReachesItself(t *testing.T) {
+	for _, tc := range []struct {
+		ready, health string
+		self          bool
+	}{
+		{"http://127.0.0.1:8081/ready", ":8081", true},
+		{"http://localhost:8081/health", ":8081", true},
+		{"http://LOCALHOST:8081/", "127.0.0.1:8081", true},
+		{"http://[::1]:8081/ready", ":8081", true},
+		{"http://127.0.0.5:8081/ready", "0.0.0.0:8081", true},
+		{"http://0.0.0.0:8081/", "127.0.0.1:8081", true},
+		{"http://[::ffff:127.0.0.1]:8081/", "[::]:8081", true},
+		{"http://10.1.2.3:9000/ready", "10.1.2.3:9000", true},
+		{"http://myhost:9000/", "MyHost:9000", true},
+		{"http://127.0.0.1/", ":80", true},
+		{"http://127.0.0.1:8080/healthz", ":8081", false},
+		{"http://127.0.0.2:8081/", "127.0.0.1:8081", false},
+		{"http://10.1.2.3:8081/", "127.0.0.1:8081", false},
+		{"http://app:8081/", ":8081", false},
+		{"http://127.0.0.1:8081/", "10.1.2.3:8081", false},
+	} {
+		u, err := url.Parse(tc.ready)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := reachesItself(u, tc.health); got != tc.self {
+			t.Errorf("reachesItself(%s, HEALTH_LISTEN=%s) = %v, want %v", tc.ready, tc.health, got, tc.self)
+		}
+	}
+	// One line naming READY_URL, none when the health server is off.
+	_, errs := loadConfig([]string{"READY_URL=http://127.0.0.1:8081/ready"}, autoCount)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `READY_URL="http://127.0.0.1:8081/ready"`) || !strings.Contains(errs[0].Error(), "HEALTH_LISTEN") {
+		t.Errorf("READY_URL at the default HEALTH_LISTEN: %q, want one error naming READY_URL and HEALTH_LISTEN", errs)
+	}
+	if _, errs := loadConfig([]string{"READY_URL=http://127.0.0.1:8081/ready", "HEALTH_LISTEN=none"}, autoCount); len(errs) != 0 {
+		t.Errorf("READY_URL with HEALTH_LISTEN=none: %q, want no error", errs)
+	}
 }

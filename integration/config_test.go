@@ -56,6 +56,9 @@ var badConfigs = [][]string{
 	{"LOG_FORMAT=xml"},
 	{"READY_URL=ftp://x"},
 	{"READY_URL=not a url"},
+	// pinit's own health server: /ready would ask itself.
+	{"READY_URL=http://127.0.0.1:18081/ready", "HEALTH_LISTEN=127.0.0.1:18081"},
+	{"READY_URL=http://localhost:18082/health", "HEALTH_LISTEN=:18082"},
 	{"PORT=abc", "WORKERS=2"},
 	{"PORT=99999", "WORKERS=2"},
 }
