@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/lmittmann/tint"
 	"golang.org/x/sys/unix"
 
@@ -114,11 +113,11 @@ func parseArgs(args []string) (invocation, error) {
 
 func check(which string, environ []string, stderr io.Writer) int {
 	addr := defaultHealthListen
-	if v := env.ToMap(environ)["HEALTH_LISTEN"]; v != "" {
+	if v := configValue(environ, "HEALTH_LISTEN"); v != "" {
 		addr = v
 	}
 	if err := health.Check(addr, which, checkTimeout); err != nil {
-		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, checkHint(err, env.ToMap(environ)["HEALTH_LISTEN"]))
+		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, checkHint(err, configValue(environ, "HEALTH_LISTEN")))
 		return 1
 	}
 	return 0
