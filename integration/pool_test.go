@@ -179,6 +179,15 @@ func TestPoolWorkerEnvironment(t *testing.T) {
 						t.Errorf("worker %s: pinit's internal variable %s leaked", id, k)
 					}
 				}
+				// WORKER_TIMEOUT's default, 30 s, and the worker's own pid, as
+				// systemd gives them: a process the worker starts inherits
+				// WATCHDOG_USEC and must be able to tell it is not meant.
+				if v["WATCHDOG_USEC"] != "30000000" {
+					t.Errorf("worker %s: WATCHDOG_USEC=%q, want 30000000", id, v["WATCHDOG_USEC"])
+				}
+				if pid, err := strconv.Atoi(v["WATCHDOG_PID"]); err != nil || !slices.Contains(started[id], pid) {
+					t.Errorf("worker %s: WATCHDOG_PID=%q is not a pid pinit started in slot %s (%v)", id, v["WATCHDOG_PID"], id, started[id])
+				}
 				if !tc.sockets {
 					for _, k := range []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
 						if val, ok := v[k]; ok {

@@ -18,9 +18,9 @@ import (
 // the worker command. LISTEN_PID must be the worker's own pid, which exists
 // only after the fork; Go's ForkExec runs no code of ours between fork and
 // exec, so a worker is started as pinit itself (/proc/self/exe) with this
-// variable set, and the stub sets LISTEN_PID=getpid() (and WATCHDOG_PID, when
-// WATCHDOG_USEC is given) and execs the command
-// in the same process: same pid, same fds, fd 3 included.
+// variable set, and the stub sets LISTEN_PID=getpid() (when LISTEN_FDS is
+// given) and WATCHDOG_PID (when WATCHDOG_USEC is) and execs the command in
+// the same process: same pid, same fds, fd 3 included.
 const execVar = "PINIT_INTERNAL_EXEC"
 
 // IsExecStub reports whether this process is the stub of a worker being started.
@@ -37,8 +37,8 @@ func IsExecStub(environ []string) bool {
 // the exec failed, with the exit status for that (126 or 127).
 func ExecStub(environ []string, stderr io.Writer) int {
 	var path string
-	watchdog := false
-	env := make([]string, 0, len(environ)+1)
+	listen, watchdog := false, false
+	env := make([]string, 0, len(environ)+2)
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, execVar+"="); ok {
 			path = v
@@ -47,12 +47,13 @@ func ExecStub(environ []string, stderr io.Writer) int {
 		if !strings.HasPrefix(kv, "LISTEN_PID=") && !strings.HasPrefix(kv, "WATCHDOG_PID=") {
 			env = append(env, kv)
 		}
-		if strings.HasPrefix(kv, "WATCHDOG_USEC=") {
-			watchdog = true
-		}
+		listen = listen || strings.HasPrefix(kv, "LISTEN_FDS=")
+		watchdog = watchdog || strings.HasPrefix(kv, "WATCHDOG_USEC=")
 	}
 	pid := strconv.Itoa(os.Getpid())
-	env = append(env, "LISTEN_PID="+pid)
+	if listen {
+		env = append(env, "LISTEN_PID="+pid)
+	}
 	if watchdog {
 		env = append(env, "WATCHDOG_PID="+pid)
 	}

@@ -17,8 +17,11 @@ import (
 func (p *Pool) startWorker(s *slot, now time.Time) *worker {
 	proc := pid1.Proc{Path: p.cfg.Path, Argv: p.cfg.Argv, Env: p.workerEnv(s), Files: []uintptr{0, 1, 2}}
 	if s.fd >= 0 {
-		// LISTEN_PID is known only after the fork: pinit's exec stub sets it.
 		proc.Files = append(proc.Files, uintptr(s.fd))
+	}
+	if s.fd >= 0 || p.watchdog() {
+		// LISTEN_PID and WATCHDOG_PID are known only after the fork:
+		// pinit's exec stub sets them.
 		proc.Env = append(proc.Env, execVar+"="+p.cfg.Path)
 		proc.Path = p.cfg.Self
 	}
@@ -58,13 +61,17 @@ func (p *Pool) workerEnv(s *slot) []string {
 	}
 	if p.notifyEnv != "" {
 		env = append(env, p.notifyEnv)
-		if p.cfg.WorkerTimeout > 0 {
-			// WATCHDOG_PID, like LISTEN_PID, is set by the exec stub.
-			env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(p.cfg.WorkerTimeout.Microseconds(), 10))
-		}
+	}
+	if p.watchdog() {
+		// WATCHDOG_PID, like LISTEN_PID, is set by the exec stub.
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(p.cfg.WorkerTimeout.Microseconds(), 10))
 	}
 	return env
 }
+
+// watchdog reports whether workers get sd_notify's watchdog variables: with
+// WORKER_TIMEOUT, and a NOTIFY_SOCKET to send WATCHDOG=1 to.
+func (p *Pool) watchdog() bool { return p.notifyEnv != "" && p.cfg.WorkerTimeout > 0 }
 
 // send signals a worker (pid) or its process group (-pid). ESRCH means it is
 // already gone (its exit is on its way to the reaper): a warning, as tini and
