@@ -256,7 +256,7 @@ func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 	}
 	board := &health.Board{}
 	pool, err := workers.New(workers.Config{
-		Path: path, Argv: argv, Env: environ, Self: selfExe(),
+		Path: path, Argv: argv, Env: environ,
 		Workers: cfg.Workers, Listen: cfg.Listen,
 		Grace: cfg.Grace, DrainDelay: cfg.DrainDelay, StopSignal: cfg.StopSignal, WorkerTimeout: cfg.WorkerTimeout,
 		MaxMemory: cfg.MaxMemory, MaxLifetime: cfg.MaxLifetime, LifetimeJitter: cfg.LifetimeJitter,
@@ -274,16 +274,4 @@ func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 		log.Info("pool started", "workers", cfg.Workers, "listen", cfg.Listen, "cmd", argv[0], "pid1", isPID1)
 	}
 	return pool.Run(sigs)
-}
-
-// selfExe is how a worker's exec stub re-runs pinit.
-func selfExe() string {
-	const proc = "/proc/self/exe"
-	if _, err := os.Stat(proc); err == nil {
-		return proc
-	}
-	if exe, err := os.Executable(); err == nil {
-		return exe
-	}
-	return proc
 }

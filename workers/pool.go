@@ -18,7 +18,7 @@ type Config struct {
 	Path       string   // resolved worker command
 	Argv       []string // its argv
 	Env        []string // pinit's environment, passed on to every worker
-	Self       string   // pinit's own executable, for the exec stub (/proc/self/exe)
+	Self       string   // pinit's own executable, for the exec stub; "": New finds it (see selfPath)
 	Workers    int
 	Listen     string // "" binds nothing: workers get no fd 3
 	Grace      time.Duration
@@ -93,6 +93,13 @@ type Pool struct {
 // New binds LISTEN once per slot. Nothing is started yet: a bind failure
 // leaves nothing running.
 func New(cfg Config) (*Pool, error) {
+	if cfg.Self == "" {
+		self, err := selfPath(procSelfExe, os.Args[0], cfg.Env)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Self = self
+	}
 	closeInheritedOnExec()
 	p := newPool(cfg)
 	for i := 0; i < cfg.Workers; i++ {
