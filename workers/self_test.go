@@ -9,6 +9,23 @@ import (
 	"testing"
 )
 
+// The stub raises its own oom_score_adj above pinit's, within the kernel's range.
+func TestRaiseOOMScore(t *testing.T) {
+	for _, tc := range []struct{ pinit, want string }{
+		{"0\n", "1000"}, {"-997\n", "3"}, {"-1000\n", "0"}, {"500\n", "1000"}, {"1000\n", "1000"},
+	} {
+		file := filepath.Join(t.TempDir(), "oom_score_adj")
+		if err := os.WriteFile(file, []byte(tc.pinit), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		raiseOOMScore(file)
+		if got, _ := os.ReadFile(file); string(got) != tc.want {
+			t.Errorf("pinit's %q: the worker's is %q, want %q", strings.TrimSpace(tc.pinit), got, tc.want)
+		}
+	}
+	raiseOOMScore(filepath.Join(t.TempDir(), "missing")) // no /proc: nothing, no panic
+}
+
 // Without /proc/self/exe, the stub re-runs pinit by the path it was started by.
 func TestSelfPath(t *testing.T) {
 	dir := t.TempDir()

@@ -19,8 +19,9 @@ func (p *Pool) startWorker(s *slot, now time.Time) *worker {
 	if s.fd >= 0 {
 		proc.Files = append(proc.Files, uintptr(s.fd))
 	}
-	// LISTEN_PID and WATCHDOG_PID are known only after the fork: pinit's
-	// exec stub sets them, with a socket or without, then execs the command.
+	// LISTEN_PID and WATCHDOG_PID are known only after the fork, and a
+	// worker must be the OOM killer's choice before pinit: pinit's exec stub
+	// sees to both, then execs the command.
 	proc.Env = append(proc.Env, execVar+"="+p.cfg.Path)
 	proc.Path = p.cfg.Self
 	pid, err := p.start(proc)
