@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,6 +69,79 @@ func TestPoolWorkersOOMScoreAbovePinit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A storm of SIGUSR1 while a worker is being replaced: the new worker gets
+// the signal once it is up, not while it starts, before it can catch it.
+// Forwarded at once, a signal whose default action is to terminate killed
+// each replacement a few milliseconds after its start, for as long as the
+// storm lasted.
+func TestPoolSignalStormSparesStartingWorkers(t *testing.T) {
+	t.Parallel()
+	p := startPool(t, testWorker("signals", "--stay"), map[string]string{"LISTEN": "none", "LOG_LEVEL": "debug"})
+	rep := waitPoolUp(t, p.healthAddr, 2)
+	victim := rep.Workers[1]
+	host, pinit := p.hostPID(victim.PID), p.pid()
+
+	var sent atomic.Int64
+	stop, stormDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stormDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if syscall.Kill(pinit, syscall.SIGUSR1) == nil {
+				sent.Add(1)
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-stormDone
+	}()
+	// The storm is under way (the workers up say so); then slot 1's worker
+	// dies and its replacements start in the storm.
+	p.waitStdout("got SIGUSR1", 30*time.Second)
+	kill(t, host, syscall.SIGKILL)
+	replaced := waitHealth(t, p.healthAddr, "/ready", 200, 30*time.Second, func(r healthReport) bool {
+		return r.allUp(2) && r.Workers[1].PID != victim.PID
+	})
+	// The storm goes on for a while over the new worker, up.
+	more := sent.Load() + 300
+	eventually(t, 30*time.Second, "300 more SIGUSR1 sent", func() bool { return sent.Load() >= more })
+	close(stop)
+	<-stormDone
+	t.Logf("%d SIGUSR1 sent to pinit", sent.Load())
+
+	for _, l := range p.logs("worker exited") {
+		if l.str("signal") == "SIGUSR1" {
+			t.Errorf("a worker was killed by a forwarded SIGUSR1: %v", l)
+		}
+	}
+	if n := len(p.logs("worker exited")); n != 1 {
+		t.Errorf("%d workers exited, want 1 (the one killed)", n)
+	}
+	if r := replaced.Workers[1]; r.Restarts != 1 {
+		t.Errorf("slot 1 restarted %d times, want once", r.Restarts)
+	}
+	// The new worker got what it held while it started once it was up.
+	fresh := replaced.Workers[1].PID
+	held := 0
+	for _, l := range p.logs("forwarding a signal held while the worker started") {
+		if l.num("pid") == fresh && l.str("signal") == "SIGUSR1" {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("the new worker %d was forwarded the SIGUSR1 it held %d times when up, want once", fresh, held)
 	}
 }
 

@@ -3,6 +3,7 @@
 package workers
 
 import (
+	"os"
 	"time"
 
 	"github.com/pinit/pinit/health"
@@ -53,6 +54,8 @@ type worker struct {
 	pinged    time.Time // its last sd_notify WATCHDOG=1; zero: never sent one
 	recycleAt time.Time // when it has lived MAX_WORKER_LIFETIME (and its jitter); zero: never
 	abortAt   time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
+
+	held []os.Signal // forwarded signals it gets once it is up (see forward)
 }
 
 // crashLooping reports whether the slot's workers keep dying on start.
