@@ -15,6 +15,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/workers"
 )
 
 // rawConfig is the environment as read, before validation. Every variable
@@ -60,7 +62,8 @@ type config struct {
 	raw rawConfig
 }
 
-const maxWorkers = 1024
+// maxWorkers bounds WORKERS, as SIGTTIN is bounded.
+const maxWorkers = workers.MaxWorkers
 
 // defaultHealthListen is HEALTH_LISTEN when unset, for the server and for
 // `pinit --check` alike. A struct tag cannot name a constant, so loadConfig
@@ -127,7 +130,7 @@ func (r rawConfig) validateWorkers(c *config, p *problems, autoWorkers func() in
 	switch w := r.Workers; {
 	case w == "":
 	case strings.EqualFold(w, "auto"):
-		c.Workers, c.WorkersAuto = autoWorkers(), true
+		c.Workers, c.WorkersAuto = min(autoWorkers(), maxWorkers), true
 	default:
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 || n > maxWorkers {

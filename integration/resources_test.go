@@ -145,6 +145,31 @@ func TestPoolSignalStormSparesStartingWorkers(t *testing.T) {
 	}
 }
 
+// SIGTTIN adds workers up to 1024, WORKERS' own maximum, and says so when it
+// stops. 300 SIGTTINs used to make 228 workers more, without end.
+func TestPoolScaleUpStopsAt1024(t *testing.T) {
+	t.Parallel()
+	p := startPool(t, command{argv: []string{"sleep", "600"}}, map[string]string{"WORKERS": "1022", "LISTEN": "none"})
+	p.waitLogs("all workers up", 1, 120*time.Second, nil)
+	for i := range 4 {
+		p.signal(syscall.SIGTTIN)
+		p.waitLogs("signal received", i+1, 30*time.Second, func(l logLine) bool { return l.str("signal") == "SIGTTIN" })
+	}
+	p.waitLogs("scale up refused: the pool is at its maximum", 2, 30*time.Second, func(l logLine) bool {
+		return l.num("workers") == 1024 && l.num("max") == 1024
+	})
+	scaled := p.logs("scaled up")
+	if len(scaled) != 2 || scaled[1].num("workers") != 1024 {
+		t.Errorf("scaled up %d times (%v), want twice, to 1024", len(scaled), scaled)
+	}
+	if n := len(p.waitLogs("worker started", 1024, 60*time.Second, nil)); n != 1024 {
+		t.Errorf("%d workers started, want 1024", n)
+	}
+	if n := len(p.logs("worker started")); n > 1024 {
+		t.Errorf("%d workers started, want 1024 at most", n)
+	}
+}
+
 // With /proc not mounted, the workers still start: pinit re-runs itself by
 // the path it was started by. It used to exec /proc/self/exe for every
 // worker, which failed, again and again, forever.

@@ -37,6 +37,10 @@ type Config struct {
 	Board          *health.Board
 }
 
+// MaxWorkers is the most workers a pool has: what WORKERS may say, and where
+// SIGTTIN stops adding.
+const MaxWorkers = 1024
+
 // tick is the longest the supervisor sleeps without an event. Like tini's
 // one-second sigtimedwait, it bounds what a lost wake-up costs: every tick
 // reaps and re-checks every deadline.

@@ -496,6 +496,20 @@ func TestPoolHoldsSignalsUntilUp(t *testing.T) {
 	}
 }
 
+// SIGTTIN adds workers up to MaxWorkers, and no more.
+func TestPoolScaleUpStopsAtMax(t *testing.T) {
+	f := newFake(t, MaxWorkers-1, nil)
+	f.signal(unix.SIGTTIN)
+	f.signal(unix.SIGTTIN)
+	f.signal(unix.SIGTTIN)
+	if n := f.p.active(); n != MaxWorkers {
+		t.Fatalf("%d workers after 3 SIGTTIN from %d, want %d", n, MaxWorkers-1, MaxWorkers)
+	}
+	if n := len(f.started); n != MaxWorkers {
+		t.Errorf("%d workers started, want %d", n, MaxWorkers)
+	}
+}
+
 func TestPoolScale(t *testing.T) {
 	f := newFake(t, 1, nil)
 	f.advance(time.Second)

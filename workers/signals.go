@@ -103,6 +103,10 @@ func (p *Pool) scaleUp() {
 	if p.stopping() {
 		return
 	}
+	if n := p.active(); n >= MaxWorkers {
+		p.log.Warn("scale up refused: the pool is at its maximum", "workers", n, "max", MaxWorkers)
+		return
+	}
 	for _, s := range p.slots {
 		if s.removing { // still winding down: take it back
 			if s.fd < 0 && p.cfg.Listen != "" {
