@@ -6,17 +6,23 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"golang.org/x/sys/unix"
+
+	"github.com/pinit/pinit/workers"
 )
 
 // rawConfig is the environment as read, before validation. Every variable
-// pinit reads is here, with its default; an empty value counts as unset.
+// pinit reads is here, with its default. Values are read without the white
+// space around them, and one that is then empty counts as unset (see
+// configEnv).
 type rawConfig struct {
 	Workers       string `env:"WORKERS"`
 	Listen        string `env:"LISTEN"`
@@ -56,7 +62,8 @@ type config struct {
 	raw rawConfig
 }
 
-const maxWorkers = 1024
+// maxWorkers bounds WORKERS, as SIGTTIN is bounded.
+const maxWorkers = workers.MaxWorkers
 
 // defaultHealthListen is HEALTH_LISTEN when unset, for the server and for
 // `pinit --check` alike. A struct tag cannot name a constant, so loadConfig
@@ -67,18 +74,34 @@ const defaultHealthListen = ":8081"
 // returns every problem, one error per bad variable, so that a user fixes
 // them all in one go.
 func loadConfig(environ []string, autoWorkers func() int) (config, []error) {
-	vars := env.ToMap(environ)
-	for k, v := range vars {
-		if v == "" {
-			delete(vars, k) // Docker's -e VAR= means "not set", not "set to nothing"
-		}
-	}
 	raw := rawConfig{HealthListen: defaultHealthListen} // kept unless the variable is set
-	if err := env.ParseWithOptions(&raw, env.Options{Environment: vars}); err != nil {
+	if err := env.ParseWithOptions(&raw, env.Options{Environment: configEnv(environ)}); err != nil {
 		return config{}, []error{err} // only strings are read: cannot happen
 	}
 	return raw.validate(autoWorkers)
 }
+
+// configEnv is the environment as pinit's configuration reads it, one rule
+// for every variable: the white space around a value is dropped (a stray
+// space or newline from a YAML file, an .env file or a shell is not worth
+// refusing to start), and a value that is then empty counts as unset
+// (Docker's -e VAR= means "not set", not "set to nothing"). The command gets
+// the environment as it came.
+func configEnv(environ []string) map[string]string {
+	vars := env.ToMap(environ)
+	for k, v := range vars {
+		if v = strings.TrimSpace(v); v == "" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// configValue is one variable as configEnv reads it: for `pinit --check`,
+// which reads HEALTH_LISTEN the way the pinit it checks does.
+func configValue(environ []string, name string) string { return configEnv(environ)[name] }
 
 // problems collects what validate finds wrong: one error per bad variable,
 // naming it and quoting its value.
@@ -102,12 +125,12 @@ func (r rawConfig) validate(autoWorkers func() int) (config, []error) {
 	return c, p
 }
 
-// validateWorkers reads WORKERS: unset or blank is init mode.
+// validateWorkers reads WORKERS: unset is init mode.
 func (r rawConfig) validateWorkers(c *config, p *problems, autoWorkers func() int) {
-	switch w := strings.TrimSpace(r.Workers); {
+	switch w := r.Workers; {
 	case w == "":
 	case strings.EqualFold(w, "auto"):
-		c.Workers, c.WorkersAuto = autoWorkers(), true
+		c.Workers, c.WorkersAuto = min(autoWorkers(), maxWorkers), true
 	default:
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 || n > maxWorkers {
@@ -221,12 +244,63 @@ func (r rawConfig) validateStopAndReady(c *config, p *problems) {
 	var err error
 	if c.StopSignal, err = parseSignal(r.StopSignal); err != nil {
 		p.bad("STOP_SIGNAL", r.StopSignal, err.Error())
+	} else if why := cannotStop(c.StopSignal); why != "" {
+		p.bad("STOP_SIGNAL", r.StopSignal, why)
 	}
 	if r.ReadyURL != "" {
-		if u, err := url.Parse(r.ReadyURL); err != nil || u.Scheme != "http" || u.Host == "" {
+		switch u, err := url.Parse(r.ReadyURL); {
+		case err != nil || u.Scheme != "http" || u.Host == "":
 			p.bad("READY_URL", r.ReadyURL, "want an http:// URL with a host, e.g. http://127.0.0.1:8080/healthz")
+		case c.HealthListen != "" && reachesItself(u, c.HealthListen):
+			p.bad("READY_URL", r.ReadyURL, fmt.Sprintf("points at pinit's own health server (HEALTH_LISTEN=%q): "+
+				"/ready would ask itself; give the application's own health route", c.HealthListen))
 		}
 	}
+}
+
+// reachesItself reports whether the READY_URL u reaches the health server
+// bound to healthListen: the same port, and the same host, or a loopback one
+// (127.0.0.0/8, ::1, localhost) or 0.0.0.0 when the server listens on every
+// address (":8081", "0.0.0.0:8081", "[::]:8081"). The machine's other
+// addresses and names are not looked up.
+func reachesItself(u *url.URL, healthListen string) bool {
+	hhost, hport, err := net.SplitHostPort(healthListen)
+	if err != nil {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if port != hport {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, hhost) {
+		return true
+	}
+	local := func(h string) []netip.Addr { // the addresses h stands for, if it is a loopback or "any" one
+		if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
+		}
+		if a, err := netip.ParseAddr(h); err == nil && (a.Unmap().IsLoopback() || a.Unmap().IsUnspecified()) {
+			return []netip.Addr{a.Unmap()}
+		}
+		return nil
+	}
+	target := local(host)
+	if len(target) == 0 {
+		return false
+	}
+	if hhost == "" {
+		return true // every address, loopback included
+	}
+	bound, err := netip.ParseAddr(hhost)
+	if err != nil {
+		return slices.ContainsFunc(local(hhost), func(a netip.Addr) bool { return slices.Contains(target, a) })
+	}
+	bound = bound.Unmap()
+	return bound.IsUnspecified() || slices.Contains(target, bound) || slices.ContainsFunc(target, netip.Addr.IsUnspecified)
 }
 
 // validateLog reads LOG_FORMAT and LOG_LEVEL.
@@ -242,23 +316,26 @@ func (r rawConfig) validateLog(c *config, p *problems) {
 	}
 }
 
-// parseDuration takes a Go duration ("10s", "1m30s") or whole seconds ("10").
+// maxDuration bounds every duration pinit reads, in either form.
+const maxDuration = 24 * time.Hour
+
+// parseDuration takes a Go duration ("10s", "1m30s") or whole seconds ("10"),
+// from 0 to a day.
 func parseDuration(s string) (time.Duration, error) {
+	var d time.Duration
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 {
-			return 0, errors.New("must not be negative")
-		}
-		if n > int64(24*time.Hour/time.Second) {
+		if n > int64(maxDuration/time.Second) {
 			return 0, errors.New("longer than a day")
 		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
+		d = time.Duration(n) * time.Second
+	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, errors.New(`want a duration such as "10s" or "1m30s", or whole seconds`)
 	}
-	if d < 0 {
+	switch {
+	case d < 0:
 		return 0, errors.New("must not be negative")
+	case d > maxDuration:
+		return 0, errors.New("longer than a day")
 	}
 	return d, nil
 }
@@ -281,6 +358,31 @@ func parseSignal(s string) (unix.Signal, error) {
 	return 0, errors.New("unknown signal; want a name such as SIGTERM, TERM or a number such as 15")
 }
 
+// cannotStop says why sig cannot be the signal that stops a worker
+// gracefully, or "" when it can. A graceful stop needs a signal the worker
+// can catch, that means nothing else to it, and that does not stop it by
+// itself in a way pinit would wait out: SIGKILL and SIGSTOP cannot be
+// caught; SIGTSTP, SIGTTIN and SIGTTOU suspend a worker that does not catch
+// them (the drain would wait the whole grace for a stopped process);
+// SIGCONT's default is to resume; the kernel sends SIGCHLD, and the Go
+// runtime SIGURG, for reasons of their own. SIGWINCH, whose default is
+// ignored too, is allowed: it is Apache httpd's graceful stop.
+func cannotStop(sig unix.Signal) string {
+	switch sig {
+	case unix.SIGKILL:
+		return "SIGKILL cannot be caught: no worker could drain; pinit sends it itself at GRACE_TIMEOUT"
+	case unix.SIGSTOP:
+		return "SIGSTOP cannot be caught: it suspends the worker instead of stopping it"
+	case unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return "it suspends a worker that does not catch it instead of stopping it"
+	case unix.SIGCONT:
+		return "SIGCONT resumes a process; by default it stops nothing"
+	case unix.SIGCHLD, unix.SIGURG:
+		return "ignored by default, and sent by the kernel (SIGCHLD) or the Go runtime (SIGURG) for reasons of their own"
+	}
+	return ""
+}
+
 // checkAddr says what is wrong with a host:port address, or "" when nothing is.
 func checkAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
@@ -292,6 +394,11 @@ func checkAddr(addr string) string {
 	}
 	if host == "" || net.ParseIP(host) != nil {
 		return ""
+	}
+	if strings.Trim(host, "0123456789.") == "" {
+		// No host name is all digits (its last label cannot be): an IPv4
+		// address out of range, such as 999.999.999.999, or cut short.
+		return "the host is not a valid IPv4 address"
 	}
 	if strings.Contains(host, ":") || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
 		return "the host is neither an IP address nor a host name"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -207,6 +208,26 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"LOG_FORMAT=xml"}, []string{"LOG_FORMAT"}},
 		{[]string{"LOG_LEVEL=verbose"}, []string{"LOG_LEVEL"}},
 		{[]string{"LOG_LEVEL=info+2"}, []string{"LOG_LEVEL"}},
+		// Durations: at most a day, in either form.
+		{[]string{"GRACE_TIMEOUT=25h"}, []string{"GRACE_TIMEOUT"}},
+		{[]string{"GRACE_TIMEOUT=86401"}, []string{"GRACE_TIMEOUT"}},
+		{[]string{"WORKER_TIMEOUT=24h1s"}, []string{"WORKER_TIMEOUT"}},
+		{[]string{"MAX_WORKER_LIFETIME=48h"}, []string{"MAX_WORKER_LIFETIME"}},
+		// Signals that cannot stop a worker gracefully.
+		{[]string{"STOP_SIGNAL=SIGKILL"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=9"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=SIGSTOP"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=tstp"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=SIGTTIN"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=TTOU"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=SIGCONT"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=SIGCHLD"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=17"}, []string{"STOP_SIGNAL"}},
+		{[]string{"STOP_SIGNAL=SIGURG"}, []string{"STOP_SIGNAL"}},
+		// A host of digits and dots is an IPv4 address or nothing.
+		{[]string{"HEALTH_LISTEN=999.999.999.999:1"}, []string{"HEALTH_LISTEN"}},
+		{[]string{"HEALTH_LISTEN=256.0.0.1:8081"}, []string{"HEALTH_LISTEN"}},
+		{[]string{"LISTEN=1.2.3:80"}, []string{"LISTEN"}},
 		{
 			[]string{"WORKERS=abc", "GRACE_TIMEOUT=x", "WORKER_TIMEOUT=-1", "STOP_SIGNAL=FOO", "LOG_FORMAT=xml", "LOG_LEVEL=loud", "LISTEN=foo", "HEALTH_LISTEN=bar", "READY_URL=ftp://x"},
 			[]string{"WORKERS", "GRACE_TIMEOUT", "WORKER_TIMEOUT", "STOP_SIGNAL", "LOG_FORMAT", "LOG_LEVEL", "LISTEN", "HEALTH_LISTEN", "READY_URL"},
@@ -241,6 +262,11 @@ func TestParseDuration(t *testing.T) {
 		{"0", 0, true},
 		{"10", 10 * time.Second, true},
 		{"86400", 24 * time.Hour, true},
+		{"24h", 24 * time.Hour, true},
+		{"1440m", 24 * time.Hour, true},
+		{"86401", 0, false},
+		{"25h", 0, false},
+		{"24h0m0.001s", 0, false},
 		{"10s", 10 * time.Second, true},
 		{"1m30s", 90 * time.Second, true},
 		{"250ms", 250 * time.Millisecond, true},
@@ -268,6 +294,7 @@ func TestParseSignal(t *testing.T) {
 		{"SigTerm", unix.SIGTERM}, {"15", unix.SIGTERM},
 		{"SIGQUIT", unix.SIGQUIT}, {"QUIT", unix.SIGQUIT}, {"3", unix.SIGQUIT},
 		{"SIGINT", unix.SIGINT}, {"HUP", unix.SIGHUP}, {"USR1", unix.SIGUSR1}, {"SIGWINCH", unix.SIGWINCH},
+		{"SIGKILL", unix.SIGKILL}, // a signal all the same; validate refuses it as STOP_SIGNAL
 		{"1", unix.SIGHUP}, {"64", unix.Signal(64)},
 		{"SIGFOO", 0}, {"FOO", 0}, {"0", 0}, {"65", 0}, {"99", 0}, {"-15", 0}, {"", 0}, {"SIG", 0},
 	} {
@@ -292,6 +319,8 @@ func TestCheckAddr(t *testing.T) {
 		{":8080", true}, {"0.0.0.0:80", true}, {"127.0.0.1:65535", true}, {"[::1]:8080", true}, {"[::]:1", true},
 		{"localhost:8080", true}, {"my-host.example.com:443", true},
 		{"foo", false}, {":99999", false}, {":0", false}, {"::1:80", false}, {"host:", false}, {":", false},
+		{"999.999.999.999:1", false}, {"1.2.3:80", false}, {"256.1.1.1:80", false}, {"1.2.3.4.5:80", false},
+		{"1.example:80", true}, {"0x7f.1:80", true}, // names, for the resolver to judge
 		{"", false}, {":http", false}, {"[::1]", false}, {"a b:80", false}, {"1.2.3.4:80:90", false},
 		{":-1", false},
 	} {
@@ -433,4 +462,81 @@ func readmeVariables(t *testing.T, readme string) map[string]string {
 		t.Fatal("no variables found in README.md's configuration table")
 	}
 	return vars
+}
+
+// TestReadyURLReachesItself: a READY_URL that reaches pinit's own health
+// server would make /ready ask itself; the application's port is fine.
+func TestReadyURLReachesItself(t *testing.T) {
+	for _, tc := range []struct {
+		ready, health string
+		self          bool
+	}{
+		{"http://127.0.0.1:8081/ready", ":8081", true},
+		{"http://localhost:8081/health", ":8081", true},
+		{"http://LOCALHOST:8081/", "127.0.0.1:8081", true},
+		{"http://[::1]:8081/ready", ":8081", true},
+		{"http://127.0.0.5:8081/ready", "0.0.0.0:8081", true},
+		{"http://0.0.0.0:8081/", "127.0.0.1:8081", true},
+		{"http://[::ffff:127.0.0.1]:8081/", "[::]:8081", true},
+		{"http://10.1.2.3:9000/ready", "10.1.2.3:9000", true},
+		{"http://myhost:9000/", "MyHost:9000", true},
+		{"http://127.0.0.1/", ":80", true},
+		{"http://127.0.0.1:8080/healthz", ":8081", false},
+		{"http://127.0.0.2:8081/", "127.0.0.1:8081", false},
+		{"http://10.1.2.3:8081/", "127.0.0.1:8081", false},
+		{"http://app:8081/", ":8081", false},
+		{"http://127.0.0.1:8081/", "10.1.2.3:8081", false},
+	} {
+		u, err := url.Parse(tc.ready)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := reachesItself(u, tc.health); got != tc.self {
+			t.Errorf("reachesItself(%s, HEALTH_LISTEN=%s) = %v, want %v", tc.ready, tc.health, got, tc.self)
+		}
+	}
+	// One line naming READY_URL, none when the health server is off.
+	_, errs := loadConfig([]string{"READY_URL=http://127.0.0.1:8081/ready"}, autoCount)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `READY_URL="http://127.0.0.1:8081/ready"`) || !strings.Contains(errs[0].Error(), "HEALTH_LISTEN") {
+		t.Errorf("READY_URL at the default HEALTH_LISTEN: %q, want one error naming READY_URL and HEALTH_LISTEN", errs)
+	}
+	if _, errs := loadConfig([]string{"READY_URL=http://127.0.0.1:8081/ready", "HEALTH_LISTEN=none"}, autoCount); len(errs) != 0 {
+		t.Errorf("READY_URL with HEALTH_LISTEN=none: %q, want no error", errs)
+	}
+}
+
+// TestConfigTrimsEveryValue: one rule for white space, every variable: it is
+// dropped, and a value that is then empty is unset. The command's environment
+// is not touched.
+func TestConfigTrimsEveryValue(t *testing.T) {
+	c, errs := loadConfig([]string{
+		"WORKERS= 2 ", "LOG_LEVEL=info ", "LOG_FORMAT=\tJSON", "GRACE_TIMEOUT= 10s\n", "DRAIN_DELAY=2 ",
+		"STOP_SIGNAL= SIGQUIT", "HEALTH_LISTEN= 127.0.0.1:9000 ", "LISTEN=127.0.0.1:8000 ", "READY_URL= http://127.0.0.1:8000/ ",
+		"MAX_WORKER_MEMORY= 1G", "WORKER_TIMEOUT= ",
+	}, autoCount)
+	if len(errs) > 0 {
+		t.Fatalf("errors %q, want none", errs)
+	}
+	want := config{Workers: 2, LogLevel: slog.LevelInfo, LogFormat: "json", Grace: 10 * time.Second, DrainDelay: 2 * time.Second,
+		StopSignal: unix.SIGQUIT, HealthListen: "127.0.0.1:9000", Listen: "127.0.0.1:8000", ReadyURL: "http://127.0.0.1:8000/",
+		MaxMemory: 1e9, WorkerTimeout: 30 * time.Second}
+	c.raw = rawConfig{}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("config\n%+v, want\n%+v", c, want)
+	}
+
+	// Blank is unset, for WORKERS (init mode) as for LOG_LEVEL (the default).
+	c, errs = loadConfig([]string{"WORKERS= ", "LOG_LEVEL=\t", "HEALTH_LISTEN= "}, autoCount)
+	if len(errs) > 0 || c.Workers != 0 || c.LogLevel != slog.LevelInfo || c.HealthListen != defaultHealthListen {
+		t.Errorf("blank values: workers %d, level %v, health %q, errors %q; want init mode and the defaults", c.Workers, c.LogLevel, c.HealthListen, errs)
+	}
+
+	// A bad value is quoted as read, without the white space.
+	_, errs = loadConfig([]string{"LOG_LEVEL= verbose "}, autoCount)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `LOG_LEVEL="verbose"`) {
+		t.Errorf("LOG_LEVEL=' verbose ': %q, want one error quoting \"verbose\"", errs)
+	}
+	if got := configValue([]string{"HEALTH_LISTEN= :9000\n"}, "HEALTH_LISTEN"); got != ":9000" {
+		t.Errorf("configValue = %q, want %q", got, ":9000")
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/lmittmann/tint"
 	"golang.org/x/sys/unix"
 
@@ -114,11 +113,11 @@ func parseArgs(args []string) (invocation, error) {
 
 func check(which string, environ []string, stderr io.Writer) int {
 	addr := defaultHealthListen
-	if v := env.ToMap(environ)["HEALTH_LISTEN"]; v != "" {
+	if v := configValue(environ, "HEALTH_LISTEN"); v != "" {
 		addr = v
 	}
 	if err := health.Check(addr, which, checkTimeout); err != nil {
-		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, checkHint(err, env.ToMap(environ)["HEALTH_LISTEN"]))
+		fmt.Fprintf(stderr, "pinit: check %s: %v\n", which, checkHint(err, configValue(environ, "HEALTH_LISTEN")))
 		return 1
 	}
 	return 0
@@ -257,7 +256,7 @@ func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 	}
 	board := &health.Board{}
 	pool, err := workers.New(workers.Config{
-		Path: path, Argv: argv, Env: environ, Self: selfExe(),
+		Path: path, Argv: argv, Env: environ,
 		Workers: cfg.Workers, Listen: cfg.Listen,
 		Grace: cfg.Grace, DrainDelay: cfg.DrainDelay, StopSignal: cfg.StopSignal, WorkerTimeout: cfg.WorkerTimeout,
 		MaxMemory: cfg.MaxMemory, MaxLifetime: cfg.MaxLifetime, LifetimeJitter: cfg.LifetimeJitter,
@@ -275,16 +274,4 @@ func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, 
 		log.Info("pool started", "workers", cfg.Workers, "listen", cfg.Listen, "cmd", argv[0], "pid1", isPID1)
 	}
 	return pool.Run(sigs)
-}
-
-// selfExe is how a worker's exec stub re-runs pinit.
-func selfExe() string {
-	const proc = "/proc/self/exe"
-	if _, err := os.Stat(proc); err == nil {
-		return proc
-	}
-	if exe, err := os.Executable(); err == nil {
-		return exe
-	}
-	return proc
 }

@@ -32,11 +32,23 @@
 // server half-closes and reads and drops what the client still sends, for up to 500 ms and 256 KiB, so that unread
 // bytes do not make the kernel reset the connection before the answer is through.
 //
-// At most 256 connections are open at once. When a new one arrives at the cap, the oldest connection still sending
-// its head is closed to make room: a flood of slow clients cannot lock out a health check, whose head arrives at
-// once. Only when every open connection has sent its head and is being answered is the new one refused (closed at
-// once). A warning is logged the first time either happens. A flood can keep the server busy while it lasts:
-// bind HEALTH_LISTEN to an address only the orchestrator reaches when that matters.
+// At most 256 connections are open at once. When all are taken, the server evicts one that holds its place
+// without use: first one already answered whose client has not closed it (the answer is on its way, closing costs
+// the client nothing), then one that has not sent its head within 250 ms, then a /ready waiting for READY_URL.
+// Connections just accepted or being answered are left alone; new ones then wait in the kernel's accept queue and
+// are taken in the order they came. So clients that never send, never read or never close cannot lock a health
+// check out, and clients that are only too many are served in turn, the health check among them. A warning is
+// logged once per flood.
+//
+// READY_URL is asked by one probe at a time, whose verdict every /ready request shares and which answers /ready
+// for 1 s after it; then the next /ready starts a new probe and, while it runs, gets the previous verdict at once.
+// Only a /ready with no verdict younger than 2 s waits for the probe (at most its 1 s). /health and /metrics never
+// wait for it. A READY_URL that never answers costs one connection a second or two, however many ask /ready.
+//
+// Memory: each connection has one goroutine and a 512-byte buffer. After a flood the Go runtime keeps the memory it
+// grew into for minutes; so once the server has been idle for 1 s after 64 connections open at once, or after
+// 1000 connections, it calls debug.FreeOSMemory (one garbage collection, about a millisecond for pinit's heap) and
+// the kernel gets the memory back.
 //
 // [Server.Close] stops accepting at once, lets answers in flight finish for 500 ms, then closes every connection
 // and ends the READY_URL probes still running. [Check] (`pinit --check`, 2 s) and the READY_URL probe (1 s) are

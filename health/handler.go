@@ -28,15 +28,16 @@ type workerReport struct {
 
 // handler decides the answer to a request from the latest Status on its Board.
 type handler struct {
-	board *Board
-	probe func(context.Context) error // the READY_URL probe; nil when READY_URL is unset
-	now   func() time.Time            // time.Now, or a fixed clock in tests
+	board  *Board
+	probes *sharedProbe     // the READY_URL probe, shared by the requests; nil when READY_URL is unset
+	now    func() time.Time // time.Now, or a fixed clock in tests
 
 	version string                    // pinit's, for pinit_build_info
 	usage   func([]int) map[int]Usage // /proc of the workers at scrape time; nil: no such series
 }
 
-// newHandler serves board (a zero Board when nil); probe may be nil; now nil means time.Now.
+// newHandler serves board (a zero Board when nil); probe may be nil; now nil means time.Now. The probes run in
+// context.Background() until the server gives them its own context.
 func newHandler(board *Board, probe func(context.Context) error, now func() time.Time) *handler {
 	if board == nil {
 		board = new(Board)
@@ -44,8 +45,15 @@ func newHandler(board *Board, probe func(context.Context) error, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &handler{board: board, probe: probe, now: now}
+	h := &handler{board: board, now: now}
+	if probe != nil {
+		h.probes = &sharedProbe{run: probe, base: context.Background(), now: now}
+	}
+	return h
 }
+
+// waitsForProbe reports whether a request for path may wait for READY_URL: only /ready does, and only with one.
+func (h *handler) waitsForProbe(path string) bool { return path == "/ready" && h.probes != nil }
 
 // reply is one answer of the server; appendTo renders it.
 type reply struct {
@@ -65,8 +73,8 @@ func errorReply(code int) reply {
 	return textReply(code, strconv.Itoa(code)+" "+statusText(code)+"\n")
 }
 
-// serve answers method and path (the request target's path, query removed). The probe runs only for /ready when
-// the board says Ready, with a context that ends after probeTimeout or when ctx does.
+// serve answers method and path (the request target's path, query removed). The READY_URL verdict is asked only
+// for /ready when the board says Ready (see sharedProbe); /health and /metrics never wait for it. ctx ends the wait.
 func (h *handler) serve(ctx context.Context, method, path string) reply {
 	if path != "/health" && path != "/ready" && path != "/metrics" {
 		return textReply(404, "404 page not found\n")
@@ -88,10 +96,8 @@ func (h *handler) serve(ctx context.Context, method, path string) reply {
 		ok = st.Live
 	} else {
 		ok = st.Ready // the supervisor's decision
-		if ok && h.probe != nil {
-			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-			probeErr = h.probe(pctx)
-			cancel()
+		if ok && h.probes != nil {
+			probeErr = h.probes.check(ctx)
 			ok = probeErr == nil
 		}
 	}

@@ -22,9 +22,13 @@ var errHeadTooLarge = errors.New("request head too large")
 // readHead reads from r until the empty line that ends a request head, and returns the head up to and including
 // that line. Empty lines before the request line are skipped (RFC 9112 §2.2). At most limit bytes are read: a head
 // that has not ended by then is errHeadTooLarge. Bytes after the head (a body, a pipelined request) may be read
-// too; the server ignores them.
-func readHead(r io.Reader, limit int) ([]byte, error) {
-	buf := make([]byte, 0, min(512, limit))
+// too; the server ignores them. It reads into buf's spare capacity (512 bytes of its own when buf has none) and
+// grows it only for a larger head.
+func readHead(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, min(512, limit))
+	}
+	buf = buf[:0]
 	start, from := 0, 0 // start: the request line's first byte; from: where to look for the empty line next
 	for {
 		if len(buf) == cap(buf) {

@@ -43,7 +43,7 @@ func TestReadHead(t *testing.T) {
 		}
 		for rname, r := range readers {
 			t.Run(tt.name+" "+rname, func(t *testing.T) {
-				got, err := readHead(r(), limit)
+				got, err := readHead(r(), nil, limit)
 				if tt.want != "" {
 					if err != nil || string(got) != tt.want {
 						t.Fatalf("readHead(%q) = %q, %v, want %q", tt.in, got, err, tt.want)

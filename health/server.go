@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -15,26 +15,38 @@ import (
 // its own goroutine, so they bound what one connection costs, not how long others wait. They are fields, not
 // constants, so that tests can shrink them.
 type limits struct {
-	maxConns     int           // connections served at once; beyond it the oldest one still sending its head is dropped
+	maxConns     int           // connections open at once; beyond it one is evicted or new ones wait (see waitRoom)
 	maxHead      int           // bytes of request line and headers
 	headTimeout  time.Duration // to receive the whole head, from the moment the connection is accepted
+	headGrace    time.Duration // a connection still sending its head after this is a slow one (see evictOrder)
 	writeTimeout time.Duration // to write the answer
 	linger       time.Duration // after the answer, for the client to close its end (see linger)
 	grace        time.Duration // Close lets connections finish for this long, then closes them
+
+	// Memory: once the server has been idle for releaseAfter after a flood (floodConns open at once) or after
+	// releaseServed connections, it hands the memory they took back to the kernel (see idle).
+	releaseAfter  time.Duration
+	floodConns    int
+	releaseServed int
 }
 
 var defaultLimits = limits{
-	maxConns:     256,
-	maxHead:      8 << 10,
-	headTimeout:  2 * time.Second,
-	writeTimeout: 2 * time.Second,
-	linger:       500 * time.Millisecond,
-	grace:        500 * time.Millisecond,
+	maxConns:      256,
+	maxHead:       8 << 10,
+	headTimeout:   2 * time.Second,
+	headGrace:     250 * time.Millisecond,
+	writeTimeout:  2 * time.Second,
+	linger:        500 * time.Millisecond,
+	grace:         500 * time.Millisecond,
+	releaseAfter:  time.Second,
+	floodConns:    64,
+	releaseServed: 1000,
 }
 
 const (
 	probeTimeout = time.Second // READY_URL must answer within this
 	maxLinger    = 256 << 10   // bytes read and dropped after the answer before closing regardless
+	connBuf      = 512         // bytes of each connection's buffer: the head of a request, then what linger drops
 )
 
 // Options configure the health server.
@@ -61,14 +73,52 @@ type Server struct {
 	closed   bool
 	conns    map[net.Conn]*connState
 	evicting int            // connections closed to make room whose goroutines have not ended yet
+	changed  chan struct{}  // a connection ended or became evictable (see waitRoom)
 	wg       sync.WaitGroup // the accept loop and every connection's goroutine
+
+	// Since the memory was last given back (see idle).
+	flooded bool        // the server was full: warned once
+	peak    int         // the most connections open at once
+	served  int         // connections accepted
+	release *time.Timer // gives the memory back once the server has been idle for releaseAfter; nil: not armed
+	free    func()      // debug.FreeOSMemory; counted in tests
 }
+
+// connPhase is where a connection is in its life.
+type connPhase int
+
+const (
+	phaseHead   connPhase = iota // its request head is still coming
+	phaseProbe                   // a /ready waiting for the READY_URL verdict
+	phaseAnswer                  // its answer is being written
+	phaseLinger                  // answered: it waits only for the client to close
+)
 
 // connState is what the server knows of one open connection.
 type connState struct {
 	accepted time.Time
-	gotHead  bool // its request head has arrived: it is being answered
+	phase    connPhase
 	evicted  bool
+	cancel   context.CancelFunc // ends the connection's wait for READY_URL when it is evicted
+}
+
+// evictOrder ranks a connection for eviction when the server is full, lowest first, or says -1 when it may not
+// be evicted. First one that has had its answer (closing it costs the client nothing: the answer is on its way),
+// then one still sending its head after headGrace (a slow client: an honest one sends its head at once), then a
+// /ready waiting for READY_URL (a slow answer). One just accepted, or whose answer is being written, is left alone:
+// it will be done in a moment.
+func (st *connState) evictOrder(now time.Time, headGrace time.Duration) int {
+	switch {
+	case st.evicted:
+		return -1
+	case st.phase == phaseLinger:
+		return 0
+	case st.phase == phaseHead && now.Sub(st.accepted) >= headGrace:
+		return 1
+	case st.phase == phaseProbe:
+		return 2
+	}
+	return -1
 }
 
 // Listen binds opts.Addr and prepares the server; nothing is served until Serve. The error names the address,
@@ -81,7 +131,10 @@ func Listen(opts Options, board *Board) (*Server, error) {
 	if opts.Addr == "" || opts.Addr == "none" {
 		return nil, fmt.Errorf("health server: no address to listen on (HEALTH_LISTEN=%q)", opts.Addr)
 	}
-	ln, err := net.Listen("tcp", opts.Addr)
+	// No TCP keep-alive on the connections (net's default turns it on with four setsockopt calls per
+	// connection): none lives longer than a few seconds.
+	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{Enable: false}, KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("health server: %w", err)
 	}
@@ -91,15 +144,20 @@ func Listen(opts Options, board *Board) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := newHandler(board, probe, time.Now)
+	if h.probes != nil {
+		h.probes.base = ctx // Close ends the probe in flight
+	}
 	h.version, h.usage = opts.Version, opts.Usage
 	return &Server{
-		ln:     ln,
-		h:      h,
-		log:    log.With("component", "health"),
-		lim:    defaultLimits,
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[net.Conn]*connState),
+		ln:      ln,
+		h:       h,
+		log:     log.With("component", "health"),
+		lim:     defaultLimits,
+		ctx:     ctx,
+		cancel:  cancel,
+		conns:   make(map[net.Conn]*connState),
+		changed: make(chan struct{}, 1),
+		free:    debug.FreeOSMemory,
 	}, nil
 }
 
@@ -118,14 +176,16 @@ func (s *Server) Serve() {
 }
 
 // accept runs until the listener is closed. Accept errors other than that (EMFILE: out of file descriptors) are
-// retried after a pause that doubles from 5 ms to 1 s, as net/http does, rather than in a hot loop. When maxConns
-// connections are open, a new one takes the place of the oldest one still sending its request head: a flood of
-// slow clients cannot lock a prompt health check out, since an honest request's head arrives at once. Only when
-// every open connection is being answered is the new one closed. A warning says so once per flood.
+// retried after a pause that doubles from 5 ms to 1 s, as net/http does, rather than in a hot loop. It accepts a
+// connection only when there is room for it (see waitRoom).
 func (s *Server) accept() {
 	var pause time.Duration
-	flooded := false
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	for {
+		if !s.waitRoom(wake) {
+			return
+		}
 		c, err := s.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -141,84 +201,182 @@ func (s *Server) accept() {
 			continue
 		}
 		pause = 0
-		ok, evicted, closing := s.admit(c)
-		if closing {
-			c.Close()
-			return
-		}
-		if (!ok || evicted) && !flooded {
-			flooded = true
-			s.log.Warn("health server: too many connections, dropping the slowest", "limit", s.lim.maxConns)
-		}
+		ctx, ok := s.admit(c)
 		if !ok {
 			c.Close()
-			continue
+			return
 		}
 		s.wg.Go(func() {
 			defer func() {
 				s.drop(c)
 				c.Close()
 			}()
-			s.serveConn(c)
+			s.serveConn(ctx, c)
 		})
 	}
 }
 
-// admit records c as open. At the limit it closes the oldest connection still sending its head to make room
-// (evicted), or refuses c when there is none (ok false). It refuses everything once Close has begun (closing).
-func (s *Server) admit(c net.Conn) (ok, evicted, closing bool) {
+// waitRoom returns once a new connection may be accepted: fewer than maxConns are open, or one of them may be
+// evicted (see evictOrder). Meanwhile new connections wait in the kernel's accept queue in the order they came, a
+// health check among them: clients that hold connections without using them (slow heads, answers never read,
+// /ready requests held up by READY_URL) are evicted, and clients that are only too many at once are served in
+// turn. A warning says so once per flood. It returns false once the server is closing.
+func (s *Server) waitRoom(wake *time.Timer) bool {
+	for {
+		s.mu.Lock()
+		closed := s.closed
+		room := len(s.conns)-s.evicting < s.lim.maxConns
+		if !room {
+			victim, _ := s.victim(time.Now())
+			room = victim != nil
+			s.warnFlood()
+		}
+		s.mu.Unlock()
+		switch {
+		case closed:
+			return false
+		case room:
+			return true
+		}
+		// A connection that ends or becomes evictable says so on changed; a slow head becomes evictable
+		// by age alone.
+		wake.Reset(s.lim.headGrace / 4)
+		select {
+		case <-s.changed:
+		case <-wake.C:
+		}
+	}
+}
+
+// victim is the connection to evict to make room, or nil when none may be. Called with s.mu held.
+func (s *Server) victim(now time.Time) (net.Conn, *connState) {
+	var victim net.Conn
+	var vs *connState
+	order := 0
+	for vc, st := range s.conns {
+		o := st.evictOrder(now, s.lim.headGrace)
+		if o >= 0 && (vs == nil || o < order || o == order && st.accepted.Before(vs.accepted)) {
+			victim, vs, order = vc, st, o
+		}
+	}
+	return victim, vs
+}
+
+// warnFlood logs, once per flood, that the server is full. Called with s.mu held.
+func (s *Server) warnFlood() {
+	if !s.flooded {
+		s.flooded = true
+		s.log.Warn("health server: too many connections: evicting idle and slow ones, new ones wait their turn", "limit", s.lim.maxConns)
+	}
+}
+
+// changedState wakes waitRoom: a connection ended or may be evicted now. Called with s.mu held.
+func (s *Server) changedState() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// admit records c as open and returns the context its request is served in, which ends when c is evicted or the
+// server closes. When the server is full it evicts a connection to make room (see evictOrder); should the one
+// waitRoom saw have finished or moved on meanwhile, c is let in all the same, so at most maxConns+1 are open. It
+// refuses c (ok false) once Close has begun.
+func (s *Server) admit(c net.Conn) (ctx context.Context, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false, false, true
+		return nil, false
 	}
 	if len(s.conns)-s.evicting >= s.lim.maxConns {
-		var victim net.Conn
-		var oldest *connState
-		for vc, st := range s.conns {
-			if !st.gotHead && !st.evicted && (oldest == nil || st.accepted.Before(oldest.accepted)) {
-				victim, oldest = vc, st
-			}
+		if victim, vs := s.victim(time.Now()); victim != nil {
+			vs.evicted = true
+			s.evicting++
+			vs.cancel()
+			victim.Close() // its goroutine sees the error, ends and calls drop
 		}
-		if victim == nil {
-			return false, false, false
-		}
-		oldest.evicted = true
-		s.evicting++
-		victim.Close() // its goroutine sees the error, ends and calls drop
-		evicted = true
 	}
-	s.conns[c] = &connState{accepted: time.Now()}
-	return true, evicted, false
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.conns[c] = &connState{accepted: time.Now(), phase: phaseHead, cancel: cancel}
+	s.served++
+	s.peak = max(s.peak, len(s.conns)-s.evicting)
+	if s.release != nil {
+		s.release.Stop() // not idle any more; armed again when it is
+	}
+	return ctx, true
 }
 
 // drop forgets c once its goroutine ends.
 func (s *Server) drop(c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.conns[c]; st != nil && st.evicted {
-		s.evicting--
+	if st := s.conns[c]; st != nil {
+		if st.evicted {
+			s.evicting--
+		}
+		st.cancel()
 	}
 	delete(s.conns, c)
+	s.changedState()
+	if len(s.conns) == 0 {
+		s.idle()
+	}
 }
 
-// gotHead marks c as being answered: no longer a candidate for eviction.
-func (s *Server) gotHead(c net.Conn) {
+// idle runs when the last open connection is gone. A flood of connections (or a great many of them over time)
+// leaves the Go runtime holding the memory it took: goroutine stacks, buffers, a heap grown to fit them. The
+// runtime gives free memory back to the kernel only slowly (minutes), and pinit is meant to stay small in every
+// container. So once the server has stayed idle for releaseAfter after such a time, it runs debug.FreeOSMemory:
+// one garbage collection and the free memory returned at once, about a millisecond for pinit's small heap. A new
+// connection before then puts it off until the server is idle again. Called with s.mu held.
+func (s *Server) idle() {
+	if s.peak < s.lim.floodConns && s.served < s.lim.releaseServed || s.closed {
+		return
+	}
+	if s.release == nil {
+		s.release = time.AfterFunc(s.lim.releaseAfter, s.releaseMemory)
+		return
+	}
+	s.release.Reset(s.lim.releaseAfter)
+}
+
+// releaseMemory gives the memory back to the kernel, unless a connection came meanwhile.
+func (s *Server) releaseMemory() {
+	s.mu.Lock()
+	if len(s.conns) > 0 || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	flood := s.flooded
+	s.peak, s.served, s.flooded = 0, 0, false
+	s.mu.Unlock()
+	s.free()
+	if flood {
+		s.log.Info("health server: flood over, memory released")
+	}
+}
+
+// setPhase records where c is in its life, for admit.
+func (s *Server) setPhase(c net.Conn, ph connPhase) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.conns[c]; st != nil {
-		st.gotHead = true
+		st.phase = ph
+		if ph == phaseLinger || ph == phaseProbe {
+			s.changedState() // evictable now
+		}
 	}
 }
 
-// serveConn answers the one request of c. A connection that closes, fails or times out before a whole head has
-// arrived gets no answer.
-func (s *Server) serveConn(c net.Conn) {
+// serveConn answers the one request of c in ctx. A connection that closes, fails or times out before a whole head
+// has arrived gets no answer. One buffer of connBuf bytes serves to read the head (it grows for a larger one) and
+// then what linger drops.
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(s.lim.headTimeout))
 	req := request{proto: "HTTP/1.1"}
 	var rep reply
-	head, err := readHead(c, s.lim.maxHead)
-	s.gotHead(c)
+	buf := make([]byte, 0, connBuf)
+	head, err := readHead(c, buf, s.lim.maxHead)
 	switch {
 	case errors.Is(err, errHeadTooLarge):
 		rep = errorReply(431)
@@ -230,29 +388,43 @@ func (s *Server) serveConn(c net.Conn) {
 		if req, code = parseHead(head); code != 0 {
 			rep = errorReply(code)
 		} else {
-			rep = s.h.serve(s.ctx, req.method, req.path)
+			if s.h.waitsForProbe(req.path) {
+				s.setPhase(c, phaseProbe)
+			}
+			rep = s.h.serve(ctx, req.method, req.path)
 		}
 	}
+	if ctx.Err() != nil {
+		return // evicted while waiting for READY_URL, or the server is closing
+	}
+	s.setPhase(c, phaseAnswer)
 	_ = c.SetWriteDeadline(time.Now().Add(s.lim.writeTimeout))
 	if err := send(c, rep.appendTo(nil, req.proto, req.method == "HEAD", s.h.now())); err != nil {
 		return
 	}
-	linger(c, s.lim.linger)
+	s.setPhase(c, phaseLinger)
+	linger(c, buf[:cap(buf)], s.lim.linger)
 }
 
 // linger ends the connection gracefully once the answer is written. Closing a socket that still holds unread bytes
 // (a body the server ignored, a pipelined request) makes the kernel reset the connection and throw away the part of
 // the answer it has not sent yet (a client slow to read has not taken it all). So linger half-closes (the client
-// reads the answer, then EOF), and reads and drops what the client still sends until it closes its end, for at most
-// d or maxLinger bytes.
-func linger(c net.Conn, d time.Duration) {
+// reads the answer, then EOF), and reads into buf and drops what the client still sends until it closes its end,
+// for at most d or maxLinger bytes.
+func linger(c net.Conn, buf []byte, d time.Duration) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		if cw.CloseWrite() != nil {
 			return
 		}
 	}
 	_ = c.SetReadDeadline(time.Now().Add(d))
-	_, _ = io.CopyN(io.Discard, c, maxLinger)
+	for n := 0; n < maxLinger; {
+		m, err := c.Read(buf)
+		n += m
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Close stops the server: it stops accepting at once, lets the connections being served finish for a short while,
@@ -265,6 +437,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.changedState() // waitRoom sees it
 	s.mu.Unlock()
 
 	err := s.ln.Close()
@@ -286,6 +459,12 @@ func (s *Server) Close() error {
 		<-done
 	}
 	s.cancel()
+	s.h.probes.wait()
+	s.mu.Lock()
+	if s.release != nil {
+		s.release.Stop()
+	}
+	s.mu.Unlock()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("health server: close: %w", err)
 	}

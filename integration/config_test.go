@@ -56,6 +56,22 @@ var badConfigs = [][]string{
 	{"LOG_FORMAT=xml"},
 	{"READY_URL=ftp://x"},
 	{"READY_URL=not a url"},
+	// pinit's own health server: /ready would ask itself.
+	{"READY_URL=http://127.0.0.1:18081/ready", "HEALTH_LISTEN=127.0.0.1:18081"},
+	{"READY_URL=http://localhost:18082/health", "HEALTH_LISTEN=:18082"},
+	// At most a day; signals that cannot stop a worker gracefully; an IPv4
+	// address out of range is no host name either.
+	{"GRACE_TIMEOUT=25h"},
+	{"WORKER_TIMEOUT=1441m"},
+	{"STOP_SIGNAL=SIGKILL"},
+	{"STOP_SIGNAL=SIGSTOP"},
+	{"STOP_SIGNAL=SIGCHLD"},
+	{"STOP_SIGNAL=CONT"},
+	{"STOP_SIGNAL=SIGTTIN"},
+	{"STOP_SIGNAL=SIGTSTP"},
+	{"STOP_SIGNAL=SIGURG"},
+	{"HEALTH_LISTEN=999.999.999.999:1"},
+	{"LISTEN=999.999.999.999:1", "WORKERS=2"},
 	{"PORT=abc", "WORKERS=2"},
 	{"PORT=99999", "WORKERS=2"},
 }
@@ -173,6 +189,11 @@ func TestConfigAccepted(t *testing.T) {
 		{"READY_URL", map[string]string{"READY_URL": "http://127.0.0.1:1/healthz"}, map[string]any{"READY_URL": "http://127.0.0.1:1/healthz"}},
 		{"LOG_FORMAT in capitals", map[string]string{"LOG_FORMAT": "JSON"}, nil},
 		{"LOG_LEVEL in capitals", map[string]string{"LOG_LEVEL": "DEBUG"}, nil},
+		// One rule for white space, every variable: dropped; blank is unset.
+		{"values are trimmed", map[string]string{"LOG_LEVEL": "debug ", "GRACE_TIMEOUT": " 10s\n", "LOG_FORMAT": "\tjson", "STOP_SIGNAL": " INT"},
+			map[string]any{"GRACE_TIMEOUT": "10s", "STOP_SIGNAL": "SIGINT", "LOG_LEVEL": "debug"}},
+		{"STOP_SIGNAL=SIGWINCH (Apache httpd's graceful stop)", map[string]string{"STOP_SIGNAL": "SIGWINCH"}, map[string]any{"STOP_SIGNAL": "SIGWINCH"}},
+		{"GRACE_TIMEOUT of a day", map[string]string{"GRACE_TIMEOUT": "24h"}, map[string]any{"GRACE_TIMEOUT": "24h0m0s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -27,8 +27,9 @@
 // socket. LISTEN_PID must name the worker's own pid, which exists only after
 // the fork, and Go runs no code between fork and exec, so a worker is started
 // as pinit itself (the exec stub, see IsExecStub), which sets LISTEN_PID (and
-// WATCHDOG_PID, the same pid, for sd_notify's watchdog) and execs the command
-// in the same process.
+// WATCHDOG_PID, the same pid, for sd_notify's watchdog), raises its own
+// oom_score_adj above pinit's so that the OOM killer takes a worker rather
+// than PID 1, and execs the command in the same process.
 //
 // Each worker runs in its own process group; stopping or killing a worker
 // signals the whole group, so whatever it started goes with it.

@@ -18,7 +18,7 @@ type Config struct {
 	Path       string   // resolved worker command
 	Argv       []string // its argv
 	Env        []string // pinit's environment, passed on to every worker
-	Self       string   // pinit's own executable, for the exec stub (/proc/self/exe)
+	Self       string   // pinit's own executable, for the exec stub; "": New finds it (see selfPath)
 	Workers    int
 	Listen     string // "" binds nothing: workers get no fd 3
 	Grace      time.Duration
@@ -36,6 +36,10 @@ type Config struct {
 	Log            *slog.Logger
 	Board          *health.Board
 }
+
+// MaxWorkers is the most workers a pool has: what WORKERS may say, and where
+// SIGTTIN stops adding.
+const MaxWorkers = 1024
 
 // tick is the longest the supervisor sleeps without an event. Like tini's
 // one-second sigtimedwait, it bounds what a lost wake-up costs: every tick
@@ -94,6 +98,13 @@ type Pool struct {
 // New binds LISTEN once per slot. Nothing is started yet: a bind failure
 // leaves nothing running.
 func New(cfg Config) (*Pool, error) {
+	if cfg.Self == "" {
+		self, err := selfPath(procSelfExe, os.Args[0], cfg.Env)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Self = self
+	}
 	closeInheritedOnExec()
 	if cfg.Listen != "" {
 		if err := checkPortFree(cfg.Listen); err != nil {

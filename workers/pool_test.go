@@ -478,6 +478,7 @@ func TestPoolQuitIsAFastStop(t *testing.T) {
 
 func TestPoolForwardsToEveryWorker(t *testing.T) {
 	f := newFake(t, 2, nil)
+	f.advance(upAfter) // up: see TestPoolHoldsSignalsUntilUp for those that are not
 	f.takeSent()
 	for _, sig := range []unix.Signal{unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH} {
 		f.signal(sig)
@@ -491,6 +492,61 @@ func TestPoolForwardsToEveryWorker(t *testing.T) {
 		if s := f.takeSent(); len(s) != 0 {
 			t.Fatalf("%v forwarded: %v", sig, s)
 		}
+	}
+}
+
+// A worker that is not up yet has not installed its handlers: what would be
+// forwarded to it waits until it is up, then comes once per signal, in order.
+func TestPoolHoldsSignalsUntilUp(t *testing.T) {
+	f := newFake(t, 2, nil)
+	f.advance(upAfter)
+	old := f.slotPID(1)
+	f.exit(old, 1, 0) // slot 1's worker dies after it was up: replaced at once
+	f.advance(0)
+	fresh := f.slotPID(1)
+	if fresh == old || fresh == 0 {
+		t.Fatalf("slot 1 not restarted: pid %d", fresh)
+	}
+	f.takeSent()
+	for _, sig := range []unix.Signal{unix.SIGUSR1, unix.SIGUSR1, unix.SIGUSR2, unix.SIGUSR1} {
+		f.signal(sig)
+	}
+	want := []sent{{f.slotPID(0), unix.SIGUSR1}, {f.slotPID(0), unix.SIGUSR1}, {f.slotPID(0), unix.SIGUSR2}, {f.slotPID(0), unix.SIGUSR1}}
+	if s := f.takeSent(); !slices.Equal(s, want) {
+		t.Fatalf("while slot 1 starts: signals = %v, want %v (the worker that is up only)", s, want)
+	}
+	f.notify(notifyMsg{pid: fresh, ready: true})
+	if s, want := f.takeSent(), []sent{{fresh, unix.SIGUSR1}, {fresh, unix.SIGUSR2}}; !slices.Equal(s, want) {
+		t.Fatalf("once up: signals = %v, want %v", s, want)
+	}
+
+	// A worker that dies before it is up takes what it held with it.
+	f.exit(fresh, 1, 0)
+	f.advance(time.Second)
+	again := f.slotPID(1)
+	f.signal(unix.SIGWINCH)
+	f.takeSent()
+	f.exit(again, 1, 0)
+	f.advance(10 * time.Second)
+	f.advance(upAfter)
+	for _, x := range f.takeSent() {
+		if x.sig == unix.SIGWINCH {
+			t.Errorf("SIGWINCH held by a worker that died reached %d", x.pid)
+		}
+	}
+}
+
+// SIGTTIN adds workers up to MaxWorkers, and no more.
+func TestPoolScaleUpStopsAtMax(t *testing.T) {
+	f := newFake(t, MaxWorkers-1, nil)
+	f.signal(unix.SIGTTIN)
+	f.signal(unix.SIGTTIN)
+	f.signal(unix.SIGTTIN)
+	if n := f.p.active(); n != MaxWorkers {
+		t.Fatalf("%d workers after 3 SIGTTIN from %d, want %d", n, MaxWorkers-1, MaxWorkers)
+	}
+	if n := len(f.started); n != MaxWorkers {
+		t.Errorf("%d workers started, want %d", n, MaxWorkers)
 	}
 }
 

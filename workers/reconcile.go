@@ -73,6 +73,7 @@ func (p *Pool) markUp(w *worker, why string) {
 	w.up = true
 	w.slot.fails = 0
 	p.log.Debug("worker up", "slot", w.slot.id, "pid", w.pid, "by", why)
+	p.deliverHeld(w)
 }
 
 // reconcile moves the pool towards what it should be at p.now(): workers

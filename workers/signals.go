@@ -5,6 +5,7 @@ package workers
 import (
 	"context"
 	"os"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,9 +45,36 @@ func (p *Pool) signal(sig os.Signal) {
 			return
 		}
 		for _, w := range p.procs {
-			p.send(w.pid, sig)
+			p.forward(w, sig)
 		}
 	}
+}
+
+// forward passes sig on to a worker that is up; one that is not yet holds it
+// until it is (see markUp). A worker starting has not installed its signal
+// handlers yet, and the default action of most signals (SIGUSR1, SIGUSR2,
+// SIGALRM, ...) is to terminate: forwarded at once, a storm of SIGUSR1 (log
+// reopening, say) killed every replacement worker milliseconds after its
+// start, forever. Held signals are delivered once each, in the order they
+// came, as the kernel itself keeps a pending signal once however often it
+// is sent.
+func (p *Pool) forward(w *worker, sig os.Signal) {
+	if w.up {
+		p.send(w.pid, sig)
+		return
+	}
+	if !slices.Contains(w.held, sig) {
+		w.held = append(w.held, sig)
+	}
+}
+
+// deliverHeld forwards the signals w held while it started.
+func (p *Pool) deliverHeld(w *worker) {
+	for _, sig := range w.held {
+		p.log.Debug("forwarding a signal held while the worker started", "slot", w.slot.id, "pid", w.pid, "signal", pid1.SignalName(sig))
+		p.send(w.pid, sig)
+	}
+	w.held = nil
 }
 
 // stop begins a drain: /ready turns 503 at once, workers get sig after delay,
@@ -73,6 +101,10 @@ func (p *Pool) stop(delay time.Duration, sig unix.Signal) {
 
 func (p *Pool) scaleUp() {
 	if p.stopping() {
+		return
+	}
+	if n := p.active(); n >= MaxWorkers {
+		p.log.Warn("scale up refused: the pool is at its maximum", "workers", n, "max", MaxWorkers)
 		return
 	}
 	for _, s := range p.slots {

@@ -3,6 +3,7 @@
 package workers
 
 import (
+	"os"
 	"time"
 
 	"github.com/pinit/pinit/health"
@@ -58,6 +59,8 @@ type worker struct {
 	cpuMovedAt time.Time // when the reading last changed (or came first)
 	cpuReadAt  time.Time // when it was last read; zero: never
 	abortAt    time.Time // when it was sent SIGABRT for a timeout; zero: not timed out
+
+	held []os.Signal // forwarded signals it gets once it is up (see forward)
 }
 
 // crashLooping reports whether the slot's workers keep dying on start.

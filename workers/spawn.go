@@ -19,12 +19,11 @@ func (p *Pool) startWorker(s *slot, now time.Time) *worker {
 	if s.fd >= 0 {
 		proc.Files = append(proc.Files, uintptr(s.fd))
 	}
-	if s.fd >= 0 || p.watchdog() {
-		// LISTEN_PID and WATCHDOG_PID are known only after the fork:
-		// pinit's exec stub sets them.
-		proc.Env = append(proc.Env, execVar+"="+p.cfg.Path)
-		proc.Path = p.cfg.Self
-	}
+	// LISTEN_PID and WATCHDOG_PID are known only after the fork, and a
+	// worker must be the OOM killer's choice before pinit: pinit's exec stub
+	// sees to both, then execs the command.
+	proc.Env = append(proc.Env, execVar+"="+p.cfg.Path)
+	proc.Path = p.cfg.Self
 	pid, err := p.start(proc)
 	if err != nil {
 		d := s.backoff.delay(0, false)
