@@ -25,6 +25,7 @@ type fakeChild struct {
 	kills   chan kill
 	afters  chan time.Duration
 	grace   chan time.Time
+	tick    chan time.Time
 	result  chan int
 	killErr func(kill) error
 
@@ -54,6 +55,7 @@ func startFakeChild(t *testing.T) *fakeChild {
 		kills:  make(chan kill, 64),
 		afters: make(chan time.Duration, 16),
 		grace:  make(chan time.Time, 1),
+		tick:   make(chan time.Time),
 		result: make(chan int, 1),
 	}
 	f.child = &Child{
@@ -80,6 +82,7 @@ func startFakeChild(t *testing.T) *fakeChild {
 			f.afters <- d
 			return f.grace
 		},
+		Tick: f.tick,
 		OnState: func(s health.Phase) {
 			f.mu.Lock()
 			f.states = append(f.states, s)
@@ -324,6 +327,19 @@ func TestChildReapsOrphans(t *testing.T) {
 	// whatever the orphans' are.
 	f.exit(Exit{PID: 103, Status: exited(9)}, Exit{PID: childPID, Status: exited(5)}, Exit{PID: 104, Status: exited(7)})
 	f.wantResult(5)
+}
+
+// TestChildReapsOnTick: os/signal drops signals when the channel is full,
+// SIGCHLD among them. Wait reaps on its tick too, so the child's exit is
+// noticed without one.
+func TestChildReapsOnTick(t *testing.T) {
+	f := startFakeChild(t)
+	f.run()
+	f.tick <- time.Now() // nothing to reap
+	f.stillWaiting()
+	f.exits <- []Exit{{PID: 100, Status: exited(0)}, {PID: childPID, Status: exited(6)}}
+	f.tick <- time.Now()
+	f.wantResult(6)
 }
 
 func TestChildGoneWhileForwarding(t *testing.T) {

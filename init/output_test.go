@@ -1,0 +1,98 @@
+//go:build linux
+
+package pid1
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gatedWriter is a stderr whose reader the test stalls: Write blocks until
+// the gate opens.
+type gatedWriter struct {
+	gate chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	<-g.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.buf.Write(p)
+}
+
+func (g *gatedWriter) String() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.buf.String()
+}
+
+func TestOutputInOrder(t *testing.T) {
+	g := &gatedWriter{gate: make(chan struct{})}
+	close(g.gate)
+	o := NewOutput(g)
+	var want strings.Builder
+	for i := range 100 {
+		line := fmt.Sprintf("line %d\n", i)
+		o.Write([]byte(line))
+		want.WriteString(line)
+	}
+	if !o.Flush(fakeWait) {
+		t.Fatal("Flush did not empty the queue")
+	}
+	if got := g.String(); got != want.String() {
+		t.Errorf("written:\n%s\nwant:\n%s", got, want.String())
+	}
+}
+
+// TestOutputStalled: while the writer is stalled, Write returns at once and
+// keeps at most the limit; the rest is counted and reported after the first
+// line written once the writer goes on.
+func TestOutputStalled(t *testing.T) {
+	g := &gatedWriter{gate: make(chan struct{})}
+	o := NewOutput(g)
+	o.limit = 100 // ten lines of 10 bytes
+	reports := make(chan int, 10)
+	o.OnDropped(func(n int) {
+		reports <- n
+		o.Write([]byte("dropped " + fmt.Sprint(n) + "\n"))
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 30 {
+			o.Write(fmt.Appendf(nil, "line %03d\n", i)) // 9 bytes
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(fakeWait):
+		t.Fatal("Write blocked on a stalled writer")
+	}
+	if o.Flush(10 * time.Millisecond) {
+		t.Fatal("Flush reported an empty queue while the writer is stalled")
+	}
+	close(g.gate)
+	select {
+	case n := <-reports:
+		// 11 lines of 9 bytes fit in 100 (the one being written counts
+		// until it is written); the other 19 were dropped.
+		if n != 19 {
+			t.Errorf("reported %d lines dropped, want 19", n)
+		}
+	case <-time.After(fakeWait):
+		t.Fatal("no report of the dropped lines")
+	}
+	if !o.Flush(fakeWait) {
+		t.Fatal("Flush did not empty the queue")
+	}
+	lines := strings.Split(strings.TrimSuffix(g.String(), "\n"), "\n")
+	if len(lines) != 12 || lines[0] != "line 000" || lines[10] != "line 010" || lines[11] != "dropped 19" {
+		t.Errorf("written %q, want line 000..010, then dropped 19", lines)
+	}
+}
