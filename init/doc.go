@@ -38,8 +38,10 @@
 //
 // A write to a pipe blocks while the pipe is full, for as long as its reader
 // does not read: stderr is such a pipe under Docker, whose blocking log mode
-// stops reading while a slow log driver catches up. PID 1 must not stop
-// supervising for it: Output is how pinit writes its log lines.
+// stops reading while a slow log driver catches up. A write to a pipe or
+// socket whose reader is gone fails with EPIPE and raises SIGPIPE in the
+// thread that wrote. PID 1 must not stop supervising for the one, nor pass
+// the other on to its child as if someone had sent it: Output handles both.
 //
 // There is exactly one waiter in pinit: Reap. Nothing else calls wait4 or
 // Cmd.Wait on a child. A second waiter would race with wait4(-1) and one of

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,6 +24,17 @@ const OutputLimit = 64 << 10
 // or be gone. A line that does not fit in the queue, or whose write fails, is
 // dropped and counted; after the next line that is written, Output reports
 // how many were lost (see OnDropped).
+//
+// Writing to a file, Output also keeps pinit's own failures from becoming
+// signals: a write to a pipe or socket whose reader is gone raises SIGPIPE on
+// the writing thread, and os/signal would hand that SIGPIPE to pinit's
+// channel, indistinguishable from one sent with kill, to be forwarded to the
+// child. So the goroutine that writes keeps one OS thread to itself with
+// SIGPIPE blocked there, and writes with write(2) directly (os.File raises a
+// SIGPIPE of its own for fds 1 and 2). The kernel directs that SIGPIPE at the
+// writing thread, where it stays pending, blocked, and is never delivered; a
+// SIGPIPE sent to pinit with kill is directed at the process and is taken by
+// another thread, and forwarded.
 type Output struct {
 	w      io.Writer // where lines go when fd < 0
 	fd     int       // the file descriptor lines are written to, or -1
@@ -109,6 +121,12 @@ func (o *Output) Flush(timeout time.Duration) bool {
 // run is the one goroutine that writes. It may block in a write for as long
 // as stderr's reader stalls; nothing else waits for it.
 func (o *Output) run() {
+	if o.fd >= 0 {
+		// Never unlocked: the thread ends with the process, and no other
+		// goroutine ever runs with SIGPIPE blocked.
+		runtime.LockOSThread()
+		blockSIGPIPE()
+	}
 	var batch [][]byte
 	for range o.wake {
 		for {
@@ -179,4 +197,11 @@ func (o *Output) write(p []byte) error {
 		p = p[n:]
 	}
 	return nil
+}
+
+// blockSIGPIPE blocks SIGPIPE on the calling thread only (see Output).
+func blockSIGPIPE() {
+	var set unix.Sigset_t
+	set.Val[0] = 1 << (unix.SIGPIPE - 1)
+	_ = unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil)
 }

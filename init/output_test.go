@@ -5,10 +5,14 @@ package pid1
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // gatedWriter is a stderr whose reader the test stalls: Write blocks until
@@ -94,5 +98,51 @@ func TestOutputStalled(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(g.String(), "\n"), "\n")
 	if len(lines) != 12 || lines[0] != "line 000" || lines[10] != "line 010" || lines[11] != "dropped 19" {
 		t.Errorf("written %q, want line 000..010, then dropped 19", lines)
+	}
+}
+
+// TestOutputNoSIGPIPE: writing to a pipe whose reader is gone raises SIGPIPE
+// in the writing thread, which os/signal would hand to pinit as if it had
+// been sent to it. Output's writes raise none that is delivered; the same
+// write from any other goroutine does (the negative control).
+func TestOutputNoSIGPIPE(t *testing.T) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGPIPE)
+	defer signal.Stop(sigs)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r.Close()
+
+	o := NewOutput(w)
+	dropped := make(chan int, 1)
+	o.OnDropped(func(n int) { dropped <- n })
+	for range 10 {
+		o.Write([]byte("lost\n"))
+	}
+	if !o.Flush(fakeWait) {
+		t.Fatal("Flush did not finish")
+	}
+	select {
+	case sig := <-sigs:
+		t.Fatalf("Output's writes to a broken pipe delivered %v", sig)
+	case <-time.After(100 * time.Millisecond):
+	}
+	select {
+	case n := <-dropped:
+		t.Fatalf("reported %d lines dropped, though no line got through", n)
+	default:
+	}
+
+	// The negative control: a plain write(2) from a goroutine of ours.
+	if _, err := unix.Write(int(w.Fd()), []byte("lost\n")); err != unix.EPIPE {
+		t.Fatalf("write to a broken pipe: %v, want EPIPE", err)
+	}
+	select {
+	case <-sigs:
+	case <-time.After(fakeWait):
+		t.Fatal("a plain write to a broken pipe delivered no SIGPIPE: the test proves nothing")
 	}
 }

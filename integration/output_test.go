@@ -1,14 +1,19 @@
 package integration
 
-// pinit's own stderr, stalled, from outside: PID 1 never waits on its log
-// reader. The stall is the one of Docker's blocking log mode with a slow
+// pinit's own stderr, stalled or broken, from outside: PID 1 never waits on
+// its log reader, and its failing writes never become signals for its
+// children. The stall is the one of Docker's blocking log mode with a slow
 // driver: the reader of pinit's stderr stops reading, the pipe fills, and
 // every write to it blocks; meanwhile signals arrive (a flood of them, to
 // fill os/signal's channel behind a blocked supervisor), the child dies, or
 // a SIGTERM comes.
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -131,4 +136,71 @@ func TestPoolStalledStderr(t *testing.T) {
 	if code := p.exitsWithin(5*time.Second+3*time.Second, "with its stderr stalled, after SIGTERM"); code != 0 {
 		t.Fatalf("pinit exited %d, want 0 (the workers exit on SIGTERM)", code)
 	}
+}
+
+// TestInitBrokenStderr: pinit's stderr has no reader left. Its log lines are
+// lost, but its failing writes raise no signal that reaches the child: the
+// child gets exactly the signals sent to pinit (with a SIGPIPE from those
+// writes forwarded, a `sleep` would die of it, 141).
+func TestInitBrokenStderr(t *testing.T) {
+	for _, m := range initModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			p := startInit(t, opts{pidns: m.pidns, logPipe: true}, workerBin, "signals")
+			p.waitStdout("ready\n", 10*time.Second)
+			p.waitLog(`"child started"`, 10*time.Second)
+			p.closeLog()
+			for i, sig := range []syscall.Signal{syscall.SIGWINCH, syscall.SIGUSR1, syscall.SIGWINCH} {
+				p.signal(sig)
+				p.waitOutput(p.stdout, "stdout", "got "+signalName(sig)+"\n", 1+i/2, 10*time.Second)
+			}
+			p.signal(syscall.SIGTERM)
+			finish(t, p, 0)
+			want := []string{"ready", "got SIGWINCH", "got SIGUSR1", "got SIGWINCH", "got SIGTERM"}
+			if got := strings.Split(strings.TrimSpace(p.stdout.String()), "\n"); !slices.Equal(got, want) {
+				t.Errorf("the child saw %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestPoolBrokenStderr: the same in pool mode, where each forwarded SIGPIPE
+// was logged, and the failing log line raised the next one: the workers got
+// a stream of SIGPIPEs and pinit spun at a full CPU.
+func TestPoolBrokenStderr(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"WORKERS": "2", "LISTEN": "none", "LOG_FORMAT": "json"}
+	p := startInit(t, opts{pidns: true, logPipe: true, env: env}, workerBin, "signals")
+	p.waitOutput(p.stdout, "stdout", "ready\n", 2, 10*time.Second)
+	p.waitLog(`"pool started"`, 10*time.Second)
+	p.closeLog()
+	p.signal(syscall.SIGWINCH)
+	p.waitOutput(p.stdout, "stdout", "got SIGWINCH\n", 2, 10*time.Second)
+	before := cpuTime(t, p.pid())
+	time.Sleep(time.Second) // a span to measure pinit's CPU time over
+	if used := cpuTime(t, p.pid()) - before; used > 200*time.Millisecond {
+		t.Errorf("pinit used %s of CPU in 1 s with nothing to do", used)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("pinit exited %d, want 0", code)
+	}
+	if out := p.stdout.String(); strings.Contains(out, "SIGPIPE") {
+		t.Errorf("the workers got SIGPIPE:\n%s", out)
+	}
+}
+
+// cpuTime is the CPU time pid has used, user and system, from /proc.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	// After "pid (comm) ": state is field 3; utime and stime are 14 and 15.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
