@@ -3,7 +3,6 @@
 package pid1
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"time"
@@ -67,7 +66,7 @@ func (c *Child) Wait() int {
 				}
 				continue
 			}
-			c.Log.Log(context.Background(), SignalLevel(sig), "signal received", "signal", SignalName(sig))
+			c.Log.Info("signal received", "signal", SignalName(sig))
 			c.forward(c.PID, sig)
 			if (sig == unix.SIGTERM || sig == unix.SIGINT) && !armed {
 				armed = true
@@ -126,15 +125,6 @@ func (c *Child) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-}
-
-// SignalLevel is the log level of "signal received": debug for SIGURG, which
-// the Go runtime also sends pinit itself (see Forwardable), info otherwise.
-func SignalLevel(sig os.Signal) slog.Level {
-	if sig == unix.SIGURG {
-		return slog.LevelDebug
-	}
-	return slog.LevelInfo
 }
 
 // SignalName is the SIGTERM-style name of sig, for logs.

@@ -17,26 +17,27 @@ import (
 // not something a container runtime sends.
 const signalBuffer = 256
 
-// Notify subscribes one buffered channel to every signal pinit can catch,
+// Notify subscribes one buffered channel to every signal pinit handles,
 // SIGCHLD included, and returns it. Call it before starting any child, so
 // that no SIGCHLD is missed and no signal sent once the child runs is lost.
 // (Subscribing costs a round trip to the runtime per signal, 3 to 6 ms for
-// all 62 on a small VM: the price of forwarding every one of them.)
+// all 60 on a small VM: the price of forwarding every one of them.)
 //
 // pinit never unsubscribes: it exits instead, and signal.Stop would cost as
 // much again on the way out.
 func Notify() <-chan os.Signal {
 	ch := make(chan os.Signal, signalBuffer)
-	signal.Notify(ch, catchable()...)
+	signal.Notify(ch, handled()...)
 	return ch
 }
 
-// catchable lists signals 1 to SIGRTMAX but SIGKILL and SIGSTOP, which no
-// process can catch.
-func catchable() []os.Signal {
+// handled lists the signals pinit subscribes to: 1 to SIGRTMAX but SIGKILL
+// and SIGSTOP, which no process can catch, and SIGURG and SIGPROF, which the
+// Go runtime keeps (see Forwardable).
+func handled() []os.Signal {
 	var sigs []os.Signal
 	for n := unix.Signal(1); n <= sigRTMax; n++ {
-		if n == unix.SIGKILL || n == unix.SIGSTOP {
+		if n == unix.SIGKILL || n == unix.SIGSTOP || n == unix.SIGURG || n == unix.SIGPROF {
 			continue
 		}
 		sigs = append(sigs, syscall.Signal(n))
@@ -49,21 +50,28 @@ const sigRTMax = unix.Signal(64)
 
 // Forwardable reports whether pinit passes sig on to its children: every
 // catchable signal but SIGCHLD, which reports pinit's own children (tini
-// never forwards it either).
+// never forwards it either), and the two the Go runtime keeps for itself.
 //
-// Two signals can also come from pinit itself, and a handler cannot tell
-// them from one sent with kill (the kernel marks both SI_USER): the Go
-// runtime sends SIGURG to its own threads to preempt a goroutine that runs
-// for long, and a write to a closed socket or pipe raises SIGPIPE. pinit
-// forwards both, as the contract asks, and keeps them rare: it is idle
-// nearly all the time (preemption needs a goroutine running 10 ms), and the
-// health server writes with MSG_NOSIGNAL. A stray SIGURG is harmless (its
-// default action is to ignore it).
+// The runtime profiles with SIGPROF and never hands it to os/signal. It
+// preempts a goroutine that has run for 10 ms by sending SIGURG to the
+// thread that runs it, and those SIGURGs reach os/signal like one sent with
+// kill: nothing tells them apart (os/signal gives no siginfo). Forwarded,
+// they made the child receive SIGURGs nobody sent it, up to 10 per 100
+// forwarded signals while /metrics was scraped. Turning async preemption
+// off would end them, but only GODEBUG can do it (Go 1.26 rejects
+// //go:debug asyncpreemptoff=1), which the child would inherit, or a linker
+// flag, which a plain go build lacks. So pinit leaves SIGURG to the runtime
+// and subscribes to neither: a SIGURG or SIGPROF sent to pinit does not
+// reach the child.
+//
+// A SIGPIPE from pinit's own failing writes is never delivered (the health
+// server and its clients write with MSG_NOSIGNAL, Output on a thread that
+// blocks SIGPIPE): a SIGPIPE that arrives was sent, and is forwarded.
 //
 // SIGTTIN and SIGTTOU stop arriving once Start has given the child pinit's
 // terminal: pinit ignores them from then on (see ignoreJobControl).
 func Forwardable(sig os.Signal) bool {
-	return sig != unix.SIGCHLD
+	return sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGPROF
 }
 
 // ignoreJobControl makes pinit ignore SIGTTIN and SIGTTOU from now on, as

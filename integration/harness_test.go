@@ -43,8 +43,14 @@ func TestMain(m *testing.M) {
 	}
 	pinitBin = filepath.Join(dir, "pinit")
 	workerBin = filepath.Join(dir, "testworker")
-	for _, b := range []struct{ out, pkg string }{{pinitBin, ".."}, {workerBin, "./testdata/testworker"}} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+	for _, b := range []struct{ out, pkg, ldflags string }{
+		{pinitBin, "..", ""},
+		// The test worker is built with the Go runtime's asynchronous
+		// preemption off, so that its own runtime never sends it SIGURG
+		// and it can report every SIGURG it gets (see testworker signals).
+		{workerBin, "./testdata/testworker", "-X=runtime.godebugDefault=asyncpreemptoff=1"},
+	} {
+		cmd := exec.Command("go", "build", "-ldflags="+b.ldflags, "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)

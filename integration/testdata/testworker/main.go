@@ -22,8 +22,9 @@
 //	    way a sandbox that refuses the program would.
 //	testworker signals [--stay]
 //	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1", "got SIGRTMIN+3") for
-//	    every signal it receives, realtime ones included; exits 0 right after
-//	    "got SIGTERM", unless --stay.
+//	    every signal it receives, realtime ones included, and SIGURG when the binary was
+//	    built with the runtime's asynchronous preemption off (as TestMain builds it: then
+//	    its own runtime sends it none); exits 0 right after "got SIGTERM", unless --stay.
 //	testworker exit N
 //	    exits with status N.
 //	testworker kill-self SIG
@@ -64,6 +65,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -358,9 +360,13 @@ func signals(args []string) int {
 	var catchable []os.Signal
 	for s := syscall.Signal(1); s <= sigRTMax; s++ {
 		// SIGKILL and SIGSTOP cannot be caught; the Go runtime sends itself SIGURG to
-		// preempt goroutines, so it would show up without anyone sending it. 32 and 33
-		// are the C library's own (glibc's thread cancellation and setxid).
-		if s != unix.SIGKILL && s != unix.SIGSTOP && s != unix.SIGURG && s != 32 && s != 33 {
+		// preempt goroutines, so it would show up without anyone sending it, unless
+		// this binary was built with that preemption off. 32 and 33 are the C
+		// library's own (glibc's thread cancellation and setxid).
+		if s == unix.SIGURG && !preemptionOff() {
+			continue
+		}
+		if s != unix.SIGKILL && s != unix.SIGSTOP && s != 32 && s != 33 {
 			catchable = append(catchable, s)
 		}
 	}
@@ -669,6 +675,23 @@ func self() string {
 		return "/proc/self/exe"
 	}
 	return exe
+}
+
+// preemptionOff reports whether this binary was built with the Go runtime's
+// asynchronous preemption off (-ldflags=-X=runtime.godebugDefault=asyncpreemptoff=1,
+// as the integration tests' TestMain builds it): then its own runtime never sends
+// it SIGURG, and every SIGURG it gets was sent by someone.
+func preemptionOff() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-ldflags" && strings.Contains(s.Value, "asyncpreemptoff=1") {
+			return true
+		}
+	}
+	return false
 }
 
 // say writes one line to stdout in a single write; os.Stdout has no buffer to lose.
