@@ -201,7 +201,9 @@ func isTerminal(w io.Writer) bool {
 // runInit is init mode: one child, tini's duties. A child that cannot be
 // started is reported on stderr, like one that cannot be found.
 func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
-	sigs := pid1.Notify() // before the child starts, so no SIGCHLD is missed
+	// Before the child starts, so that no SIGCHLD is missed; signals
+	// ignored at start stay ignored, for pinit and for the child.
+	sigs := pid1.Notify(true)
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
 		log.Warn("orphans of the child may not be reaped", "err", err)
@@ -274,7 +276,7 @@ func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 // workers. A slot that cannot be bound stops pinit before any worker starts,
 // reported like a command that cannot be started: one plain line.
 func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
-	sigs := pid1.Notify()
+	sigs := pid1.Notify(false)
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
 		log.Warn("orphans of the workers may not be reaped", "err", err)

@@ -51,7 +51,9 @@
 //
 // # What it provides
 //
-// Notify subscribes to every catchable signal on one buffered channel;
+// Notify subscribes to every catchable signal on one buffered channel, but
+// SIGURG and SIGPROF, which the Go runtime keeps, and, in init mode, those
+// ignored when pinit started, which stay ignored for the child too;
 // Forwardable says which of them are passed on to children. Start forks and
 // execs a child in its own process group without ever waiting for it.
 // Resolve looks a command up in PATH the way a shell does, to tell 127 (not

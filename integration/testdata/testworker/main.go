@@ -17,6 +17,10 @@
 //	    exit 1 at start when WORKER_ID is ID; --watchdog-once: send WATCHDOG=1 with READY=1,
 //	    then never again (a hung event loop under sd_notify's watchdog); --leak N: leak N
 //	    bytes of memory a second, written so that they are resident.
+//	testworker with-signals [--ignore SIGS] [--block SIGS] CMD [ARG...]
+//	    execs CMD with the comma-separated SIGS (names or numbers) of --ignore ignored and
+//	    those of --block blocked, nothing else blocked: the signal state nohup or a shell's
+//	    `cmd &` hands to a process.
 //	testworker no-reuseport-bpf CMD [ARG...]
 //	    execs CMD under a seccomp filter that fails SO_ATTACH_REUSEPORT_CBPF with EPERM, the
 //	    way a sandbox that refuses the program would.
@@ -90,6 +94,7 @@ var modes = map[string]func(args []string) int{
 	"env":         env,
 
 	"no-reuseport-bpf": noReuseportBPF,
+	"with-signals":     withSignals,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
