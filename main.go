@@ -35,7 +35,7 @@ DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see 
 const checkTimeout = 2 * time.Second
 
 // exitFlush is how long pinit, on its way out, waits for stderr to take the
-// log lines still queued. It is short: stderr's reader may be stalled or
+// log lines still queued when stderr's reader stalls. It is short: stderr's reader may be stalled or
 // gone, and the platform's stop window (Docker kills 10 s after SIGTERM)
 // leaves the default GRACE_TIMEOUT a second.
 const exitFlush = 500 * time.Millisecond
@@ -77,7 +77,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	// From here on, stderr is written through out, which never blocks:
 	// PID 1 never waits for stderr's reader.
 	out := pid1.NewOutput(stderr)
-	defer out.Flush(exitFlush)
+	defer out.Close(exitFlush)
 	log := newLogger(cfg, out, isTerminal(stderr))
 	out.OnDropped(func(n int) { log.Warn("log lines dropped", "count", n) })
 	if cfg.Workers == 0 {

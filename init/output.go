@@ -49,6 +49,7 @@ type Output struct {
 	busy      bool // the writer holds lines taken from queue
 	dropped   int  // lines lost since the last report
 	reporting bool // the report is being logged: its line is let in whatever the size
+	closed    bool
 	idle      chan struct{}
 }
 
@@ -78,7 +79,7 @@ func (o *Output) OnDropped(f func(dropped int)) { o.report = f }
 func (o *Output) Write(p []byte) (int, error) {
 	o.start.Do(func() { go o.run() })
 	o.mu.Lock()
-	if o.size+len(p) > o.limit && !o.reporting {
+	if o.closed || (o.size+len(p) > o.limit && !o.reporting) {
 		o.dropped++
 		o.mu.Unlock()
 		return len(p), nil
@@ -93,10 +94,42 @@ func (o *Output) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush waits until every queued line has been written, or for timeout at
-// most: stderr's reader may never come back, and pinit must exit anyway. It
-// reports whether the queue was emptied.
-func (o *Output) Flush(timeout time.Duration) bool {
+// Close writes out the lines still queued and ends Output: lines written
+// after it are dropped. When the writer is idle, Close writes them itself, at
+// once: pinit is on its way out, and waking the writer's thread to wait to be
+// woken in turn would add two thread hand-overs to every exit. (A SIGPIPE
+// these writes raise reaches a channel nobody reads any more.) When the
+// writer is in a write, because stderr's reader stalls, Close waits for it
+// for timeout at most: the reader may never come back, and pinit must exit
+// anyway. It reports whether every line was written or failed.
+func (o *Output) Close(timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		o.mu.Lock()
+		if !o.busy {
+			o.closed = true
+			batch := o.queue
+			o.queue = nil
+			o.mu.Unlock()
+			for _, line := range batch {
+				_ = o.write(line)
+			}
+			return true
+		}
+		idle := o.idleChan()
+		o.mu.Unlock()
+		select {
+		case <-idle:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// wait waits until the writer has written every queued line, or for
+// timeout at most, and reports whether it has.
+func (o *Output) wait(timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -105,10 +138,7 @@ func (o *Output) Flush(timeout time.Duration) bool {
 			o.mu.Unlock()
 			return true
 		}
-		if o.idle == nil {
-			o.idle = make(chan struct{})
-		}
-		idle := o.idle
+		idle := o.idleChan()
 		o.mu.Unlock()
 		select {
 		case <-idle:
@@ -116,6 +146,15 @@ func (o *Output) Flush(timeout time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// idleChan is closed when the writer next finds the queue empty. Call it
+// with mu held.
+func (o *Output) idleChan() chan struct{} {
+	if o.idle == nil {
+		o.idle = make(chan struct{})
+	}
+	return o.idle
 }
 
 // run is the one goroutine that writes. It may block in a write for as long
@@ -131,6 +170,10 @@ func (o *Output) run() {
 	for range o.wake {
 		for {
 			o.mu.Lock()
+			if o.closed {
+				o.mu.Unlock()
+				return
+			}
 			batch, o.queue = o.queue, batch[:0]
 			o.busy = len(batch) > 0
 			if !o.busy {

@@ -46,8 +46,8 @@ func TestOutputInOrder(t *testing.T) {
 		o.Write([]byte(line))
 		want.WriteString(line)
 	}
-	if !o.Flush(fakeWait) {
-		t.Fatal("Flush did not empty the queue")
+	if !o.wait(fakeWait) {
+		t.Fatal("the writer did not empty the queue")
 	}
 	if got := g.String(); got != want.String() {
 		t.Errorf("written:\n%s\nwant:\n%s", got, want.String())
@@ -63,8 +63,8 @@ func TestOutputStalled(t *testing.T) {
 	o.limit = 100 // ten lines of 10 bytes
 	reports := make(chan int, 10)
 	o.OnDropped(func(n int) {
-		reports <- n
 		o.Write([]byte("dropped " + fmt.Sprint(n) + "\n"))
+		reports <- n
 	})
 	done := make(chan struct{})
 	go func() {
@@ -78,8 +78,8 @@ func TestOutputStalled(t *testing.T) {
 	case <-time.After(fakeWait):
 		t.Fatal("Write blocked on a stalled writer")
 	}
-	if o.Flush(10 * time.Millisecond) {
-		t.Fatal("Flush reported an empty queue while the writer is stalled")
+	if o.wait(10 * time.Millisecond) {
+		t.Fatal("the queue was emptied while the writer is stalled")
 	}
 	close(g.gate)
 	select {
@@ -92,13 +92,53 @@ func TestOutputStalled(t *testing.T) {
 	case <-time.After(fakeWait):
 		t.Fatal("no report of the dropped lines")
 	}
-	if !o.Flush(fakeWait) {
-		t.Fatal("Flush did not empty the queue")
+	if !o.Close(fakeWait) {
+		t.Fatal("Close did not write the queue out")
 	}
 	lines := strings.Split(strings.TrimSuffix(g.String(), "\n"), "\n")
 	if len(lines) != 12 || lines[0] != "line 000" || lines[10] != "line 010" || lines[11] != "dropped 19" {
 		t.Errorf("written %q, want line 000..010, then dropped 19", lines)
 	}
+}
+
+// TestOutputClose: Close writes out what is queued when the writer is idle,
+// gives up after its timeout when the writer is stuck in a write, and
+// drops what comes after it.
+func TestOutputClose(t *testing.T) {
+	g := &gatedWriter{gate: make(chan struct{})}
+	close(g.gate)
+	o := NewOutput(g)
+	o.Write([]byte("one\n"))
+	o.Write([]byte("two\n"))
+	if !o.Close(fakeWait) {
+		t.Fatal("Close with an idle writer did not write the queue out")
+	}
+	o.Write([]byte("three\n"))
+	time.Sleep(10 * time.Millisecond) // for a writer that wrongly still runs
+	if got := g.String(); got != "one\ntwo\n" {
+		t.Errorf("written %q, want one and two", got)
+	}
+
+	stalled := &gatedWriter{gate: make(chan struct{})}
+	o = NewOutput(stalled)
+	o.Write([]byte("stuck\n"))
+	for !o.isBusy() {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if o.Close(20 * time.Millisecond) {
+		t.Error("Close reported the queue written while the writer is stuck")
+	}
+	if took := time.Since(start); took > fakeWait/2 {
+		t.Errorf("Close took %s with a timeout of 20ms", took)
+	}
+	close(stalled.gate)
+}
+
+func (o *Output) isBusy() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.busy
 }
 
 // TestOutputNoSIGPIPE: writing to a pipe whose reader is gone raises SIGPIPE
@@ -122,8 +162,8 @@ func TestOutputNoSIGPIPE(t *testing.T) {
 	for range 10 {
 		o.Write([]byte("lost\n"))
 	}
-	if !o.Flush(fakeWait) {
-		t.Fatal("Flush did not finish")
+	if !o.wait(fakeWait) {
+		t.Fatal("the writer did not finish")
 	}
 	select {
 	case sig := <-sigs:
