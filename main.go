@@ -33,6 +33,12 @@ DRAIN_DELAY, WORKER_TIMEOUT, STOP_SIGNAL, READY_URL, LOG_FORMAT, LOG_LEVEL (see 
 // checkTimeout bounds `pinit --check` as a whole.
 const checkTimeout = 2 * time.Second
 
+// exitFlush is how long pinit, on its way out, waits for stderr to take the
+// log lines still queued when stderr's reader stalls. It is short: stderr's reader may be stalled or
+// gone, and the platform's stop window (Docker kills 10 s after SIGTERM)
+// leaves the default GRACE_TIMEOUT a second.
+const exitFlush = 500 * time.Millisecond
+
 func main() { os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr)) }
 
 // run decides pinit's exit status; nothing below it exits the process.
@@ -67,11 +73,16 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return startFailed(stderr, err)
 	}
-	log := newLogger(cfg, stderr)
+	// From here on, stderr is written through out, which never blocks:
+	// PID 1 never waits for stderr's reader.
+	out := pid1.NewOutput(stderr)
+	defer out.Close(exitFlush)
+	log := newLogger(cfg, out, isTerminal(stderr))
+	out.OnDropped(func(n int) { log.Warn("log lines dropped", "count", n) })
 	if cfg.Workers == 0 {
-		return runInit(cfg, log, stderr, path, cmd.argv, environ)
+		return runInit(cfg, log, out, path, cmd.argv, environ)
 	}
-	return runPool(cfg, log, stderr, path, cmd.argv, environ)
+	return runPool(cfg, log, out, path, cmd.argv, environ)
 }
 
 type invocation struct {
@@ -155,14 +166,9 @@ func startFailed(stderr io.Writer, err error) int {
 	return code
 }
 
-// newLogger writes one line per event on stderr: JSON, or tint's text
-// (coloured only on a terminal).
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		tty = err == nil
-	}
+// newLogger writes one line per event to w (stderr, through pid1.Output):
+// JSON, or tint's text (coloured only on a terminal).
+func newLogger(cfg config, w io.Writer, tty bool) *slog.Logger {
 	var h slog.Handler
 	switch {
 	case cfg.LogFormat == "json" || (cfg.LogFormat == "auto" && !tty):
@@ -173,10 +179,30 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(h)
 }
 
+// isTerminal reports whether w is a file open on a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := false
+	_ = rc.Control(func(fd uintptr) {
+		_, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
+		tty = err == nil
+	})
+	return tty
+}
+
 // runInit is init mode: one child, tini's duties. A child that cannot be
 // started is reported on stderr, like one that cannot be found.
 func runInit(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
-	sigs := pid1.Notify() // before the child starts, so no SIGCHLD is missed
+	// Before the child starts, so that no SIGCHLD is missed; signals
+	// ignored at start stay ignored, for pinit and for the child.
+	sigs := pid1.Notify(true)
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
 		log.Warn("orphans of the child may not be reaped", "err", err)
@@ -249,7 +275,7 @@ func serveHealth(cfg config, board *health.Board, log *slog.Logger) {
 // workers. A slot that cannot be bound stops pinit before any worker starts,
 // reported like a command that cannot be started: one plain line.
 func runPool(cfg config, log *slog.Logger, stderr io.Writer, path string, argv, environ []string) int {
-	sigs := pid1.Notify()
+	sigs := pid1.Notify(false)
 	isPID1, err := pid1.Subreaper()
 	if err != nil {
 		log.Warn("orphans of the workers may not be reaped", "err", err)

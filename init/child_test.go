@@ -25,6 +25,7 @@ type fakeChild struct {
 	kills   chan kill
 	afters  chan time.Duration
 	grace   chan time.Time
+	tick    chan time.Time
 	result  chan int
 	killErr func(kill) error
 
@@ -54,6 +55,7 @@ func startFakeChild(t *testing.T) *fakeChild {
 		kills:  make(chan kill, 64),
 		afters: make(chan time.Duration, 16),
 		grace:  make(chan time.Time, 1),
+		tick:   make(chan time.Time),
 		result: make(chan int, 1),
 	}
 	f.child = &Child{
@@ -80,6 +82,7 @@ func startFakeChild(t *testing.T) *fakeChild {
 			f.afters <- d
 			return f.grace
 		},
+		Tick: f.tick,
 		OnState: func(s health.Phase) {
 			f.mu.Lock()
 			f.states = append(f.states, s)
@@ -190,9 +193,9 @@ func TestChildForwardsSignals(t *testing.T) {
 		unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
 		unix.SIGTTIN, unix.SIGTTOU, unix.SIGCONT, unix.SIGALRM, unix.SIGTSTP,
 		unix.SIGABRT, unix.SIGPWR, unix.Signal(34), unix.Signal(37), unix.Signal(64),
-		// The contract forwards all but SIGCHLD: SIGURG and SIGPIPE too,
-		// though the Go runtime of pinit may raise them itself.
-		unix.SIGURG, unix.SIGPIPE,
+		// pinit's own failing writes raise no SIGPIPE that is delivered:
+		// one that arrives was sent.
+		unix.SIGPIPE,
 	} {
 		f.sigs <- sig
 		f.expectKill(childPID, sig)
@@ -223,25 +226,33 @@ func TestChildNeverForwardsSIGCHLD(t *testing.T) {
 	f.stillWaiting()
 }
 
-func TestForwardableCatchable(t *testing.T) {
-	sigs := catchable()
+func TestForwardableHandled(t *testing.T) {
+	sigs := handled()
 	for _, s := range sigs {
-		if s == unix.SIGKILL || s == unix.SIGSTOP {
-			t.Errorf("catchable() lists %v, which no process can catch", SignalName(s))
+		switch s {
+		case unix.SIGKILL, unix.SIGSTOP:
+			t.Errorf("handled() lists %v, which no process can catch", SignalName(s))
+		case unix.SIGURG, unix.SIGPROF:
+			t.Errorf("handled() lists %v, which the Go runtime keeps", SignalName(s))
 		}
-		// The contract: every catchable signal but SIGCHLD is forwarded.
+		// The contract: every signal pinit handles but SIGCHLD is forwarded.
 		if want := s != unix.SIGCHLD; Forwardable(s) != want {
 			t.Errorf("Forwardable(%v) = %v, want %v", SignalName(s), !want, want)
 		}
 	}
+	for _, s := range []unix.Signal{unix.SIGURG, unix.SIGPROF} {
+		if Forwardable(s) {
+			t.Errorf("Forwardable(%v) = true: the Go runtime sends it itself", SignalName(s))
+		}
+	}
 	// Every other signal from 1 to 64 is caught: SIGCHLD included (the
 	// reaper runs on it), the realtime ones too.
-	if len(sigs) != 62 {
-		t.Errorf("catchable() lists %d signals, want 62 (1..64 but SIGKILL, SIGSTOP)", len(sigs))
+	if len(sigs) != 60 {
+		t.Errorf("handled() lists %d signals, want 60 (1..64 but SIGKILL, SIGSTOP, SIGURG, SIGPROF)", len(sigs))
 	}
-	for _, want := range []unix.Signal{unix.SIGCHLD, unix.SIGTERM, unix.SIGWINCH, unix.Signal(34), unix.Signal(64)} {
+	for _, want := range []unix.Signal{unix.SIGCHLD, unix.SIGTERM, unix.SIGWINCH, unix.SIGPIPE, unix.Signal(34), unix.Signal(64)} {
 		if !slices.Contains(sigs, os.Signal(want)) {
-			t.Errorf("catchable() lacks %v", SignalName(want))
+			t.Errorf("handled() lacks %v", SignalName(want))
 		}
 	}
 }
@@ -324,6 +335,19 @@ func TestChildReapsOrphans(t *testing.T) {
 	// whatever the orphans' are.
 	f.exit(Exit{PID: 103, Status: exited(9)}, Exit{PID: childPID, Status: exited(5)}, Exit{PID: 104, Status: exited(7)})
 	f.wantResult(5)
+}
+
+// TestChildReapsOnTick: os/signal drops signals when the channel is full,
+// SIGCHLD among them. Wait reaps on its tick too, so the child's exit is
+// noticed without one.
+func TestChildReapsOnTick(t *testing.T) {
+	f := startFakeChild(t)
+	f.run()
+	f.tick <- time.Now() // nothing to reap
+	f.stillWaiting()
+	f.exits <- []Exit{{PID: 100, Status: exited(0)}, {PID: childPID, Status: exited(6)}}
+	f.tick <- time.Now()
+	f.wantResult(6)
 }
 
 func TestChildGoneWhileForwarding(t *testing.T) {

@@ -36,6 +36,13 @@
 // SIGTTOU is ignored.) So once the child has the terminal, pinit ignores both
 // signals, as tini does, rather than catch and forward them.
 //
+// A write to a pipe blocks while the pipe is full, for as long as its reader
+// does not read: stderr is such a pipe under Docker, whose blocking log mode
+// stops reading while a slow log driver catches up. A write to a pipe or
+// socket whose reader is gone fails with EPIPE and raises SIGPIPE in the
+// thread that wrote. PID 1 must not stop supervising for the one, nor pass
+// the other on to its child as if someone had sent it: Output handles both.
+//
 // There is exactly one waiter in pinit: Reap. Nothing else calls wait4 or
 // Cmd.Wait on a child. A second waiter would race with wait4(-1) and one of
 // the two would lose the child's exit status, which pinit must pass on. This is
@@ -44,11 +51,15 @@
 //
 // # What it provides
 //
-// Notify subscribes to every catchable signal on one buffered channel;
+// Notify subscribes to every catchable signal on one buffered channel, but
+// SIGURG and SIGPROF, which the Go runtime keeps, and, in init mode, those
+// ignored when pinit started, which stay ignored for the child too;
 // Forwardable says which of them are passed on to children. Start forks and
 // execs a child in its own process group without ever waiting for it.
 // Resolve looks a command up in PATH the way a shell does, to tell 127 (not
 // found) from 126 (not executable). Child supervises the one child of init
 // mode: forwards signals, kills its process group when the grace runs out,
-// and turns its wait status into pinit's exit status (ExitCode).
+// and turns its wait status into pinit's exit status (ExitCode). Output is
+// where pinit's log lines go: a bounded queue in front of stderr that never
+// blocks its writers.
 package pid1

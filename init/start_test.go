@@ -77,7 +77,7 @@ func TestStartTerminalHelper(t *testing.T) {
 	if os.Getenv("PINIT_START_HELPER") != "1" {
 		return
 	}
-	Notify()
+	Notify(true) // as init mode does
 	path, err := Resolve("sleep", os.Environ())
 	if err != nil {
 		fmt.Println("resolve sleep:", err)

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Paths of the binaries TestMain builds.
@@ -41,8 +43,14 @@ func TestMain(m *testing.M) {
 	}
 	pinitBin = filepath.Join(dir, "pinit")
 	workerBin = filepath.Join(dir, "testworker")
-	for _, b := range []struct{ out, pkg string }{{pinitBin, ".."}, {workerBin, "./testdata/testworker"}} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+	for _, b := range []struct{ out, pkg, ldflags string }{
+		{pinitBin, "..", ""},
+		// The test worker is built with the Go runtime's asynchronous
+		// preemption off, so that its own runtime never sends it SIGURG
+		// and it can report every SIGURG it gets (see testworker signals).
+		{workerBin, "./testdata/testworker", "-X=runtime.godebugDefault=asyncpreemptoff=1"},
+	} {
+		cmd := exec.Command("go", "build", "-ldflags="+b.ldflags, "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
@@ -82,6 +90,9 @@ type opts struct {
 	pidns bool              // run as PID 1 of a new PID namespace
 	files []*os.File        // inherited by pinit as fds 3, 4, ... (not close-on-exec)
 	wrap  []string          // a command that execs pinit (its argv before pinit's)
+	// logPipe makes pinit's stderr a pipe that the test reads and can stop
+	// reading or close (see pinit.stallLog).
+	logPipe bool
 }
 
 // pinit is one running pinit.
@@ -91,7 +102,8 @@ type pinit struct {
 	stdout *buffer
 	stderr *buffer
 	done   chan struct{}
-	code   int // exit status, valid after done
+	code   int      // exit status, valid after done
+	log    *logPipe // with opts.logPipe
 }
 
 // start runs pinit with args. Its output is printed if the test fails, and
@@ -112,6 +124,10 @@ func start(t *testing.T, o opts, args ...string) *pinit {
 	}
 	p := &pinit{t: t, cmd: cmd, stdout: &buffer{}, stderr: &buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if o.logPipe {
+		p.log = newLogPipe(t, p.stderr)
+		cmd.Stderr = p.log.w
+	}
 	cmd.ExtraFiles = o.files
 	// A process pinit left behind may hold the output pipes open: report
 	// pinit's own exit anyway.
@@ -120,6 +136,9 @@ func start(t *testing.T, o opts, args ...string) *pinit {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", argv, err)
+	}
+	if p.log != nil {
+		p.log.started()
 	}
 	go func() {
 		_ = cmd.Wait()
@@ -223,6 +242,94 @@ func (p *pinit) waitOutput(buf *buffer, name, s string, n int, timeout time.Dura
 	})
 	return out
 }
+
+// logPipe is pinit's stderr as a pipe the test reads into pinit.stderr. The
+// test can stop reading it, as a stalled log reader does (Docker's blocking
+// log mode with a slow driver): once the pipe's 64 KiB are full, every write
+// to it blocks. Or it can close it, as a log reader that is gone does: every
+// write to it then fails with EPIPE and raises SIGPIPE in the writer.
+type logPipe struct {
+	r, w   *os.File
+	mu     sync.Mutex
+	gate   chan struct{} // closed while the test reads
+	closed bool
+}
+
+func newLogPipe(t *testing.T, into *buffer) *logPipe {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One page, the smallest pipe, so that a stall blocks its writer
+	// after a few dozen lines. Fd also makes the write end blocking, as
+	// the stderr a container runtime gives is.
+	if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
+		t.Fatal(err)
+	}
+	l := &logPipe{r: r, w: w, gate: make(chan struct{})}
+	close(l.gate)
+	t.Cleanup(func() { l.close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			l.mu.Lock()
+			gate := l.gate
+			l.mu.Unlock()
+			<-gate
+			n, err := r.Read(buf)
+			into.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return l
+}
+
+// started drops the test's copy of the write end, now pinit has its own.
+func (l *logPipe) started() { l.w.Close() }
+
+// close closes the read end: the log reader is gone.
+func (l *logPipe) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		l.r.Close()
+		l.openGate()
+	}
+}
+
+func (l *logPipe) openGate() {
+	select {
+	case <-l.gate:
+	default:
+		close(l.gate)
+	}
+}
+
+// stallLog stops reading pinit's stderr (opts.logPipe); it reads at most
+// one more chunk, already under way.
+func (p *pinit) stallLog() {
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	select {
+	case <-p.log.gate:
+		p.log.gate = make(chan struct{})
+	default:
+	}
+}
+
+// resumeLog reads pinit's stderr again.
+func (p *pinit) resumeLog() {
+	p.log.mu.Lock()
+	defer p.log.mu.Unlock()
+	p.log.openGate()
+}
+
+// closeLog closes the read end of pinit's stderr: its reader is gone.
+func (p *pinit) closeLog() { p.log.close() }
 
 // stderrLines is pinit's stderr, line by line.
 func stderrLines(p *pinit) []string {

@@ -3,7 +3,6 @@
 package workers
 
 import (
-	"context"
 	"os"
 	"slices"
 	"time"
@@ -23,7 +22,7 @@ import (
 //	SIGTTIN, SIGTTOU    one worker more, one fewer
 //	anything else       forwarded to every worker
 func (p *Pool) signal(sig os.Signal) {
-	p.log.Log(context.Background(), pid1.SignalLevel(sig), "signal received", "signal", pid1.SignalName(sig))
+	p.log.Info("signal received", "signal", pid1.SignalName(sig))
 	switch sig {
 	case unix.SIGTERM, unix.SIGINT:
 		p.stop(p.cfg.DrainDelay, p.cfg.StopSignal)

@@ -18,13 +18,18 @@
 //	    then never again (a hung event loop under sd_notify's watchdog); --leak N: leak N
 //	    bytes of memory a second, written so that they are resident; --serial: accept the
 //	    next connection only once the last one is closed (a sync worker, no keep-alive).
+//	testworker with-signals [--ignore SIGS] [--block SIGS] CMD [ARG...]
+//	    execs CMD with the comma-separated SIGS (names or numbers) of --ignore ignored and
+//	    those of --block blocked, nothing else blocked: the signal state nohup or a shell's
+//	    `cmd &` hands to a process.
 //	testworker no-reuseport-bpf CMD [ARG...]
 //	    execs CMD under a seccomp filter that fails SO_ATTACH_REUSEPORT_CBPF with EPERM, the
 //	    way a sandbox that refuses the program would.
 //	testworker signals [--stay]
 //	    prints "ready", then "got <SIGNAME>" (e.g. "got SIGUSR1", "got SIGRTMIN+3") for
-//	    every signal it receives, realtime ones included; exits 0 right after
-//	    "got SIGTERM", unless --stay.
+//	    every signal it receives, realtime ones included, and SIGURG when the binary was
+//	    built with the runtime's asynchronous preemption off (as TestMain builds it: then
+//	    its own runtime sends it none); exits 0 right after "got SIGTERM", unless --stay.
 //	testworker exit N
 //	    exits with status N.
 //	testworker kill-self SIG
@@ -65,6 +70,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +95,7 @@ var modes = map[string]func(args []string) int{
 	"env":         env,
 
 	"no-reuseport-bpf": noReuseportBPF,
+	"with-signals":     withSignals,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -364,9 +371,13 @@ func signals(args []string) int {
 	var catchable []os.Signal
 	for s := syscall.Signal(1); s <= sigRTMax; s++ {
 		// SIGKILL and SIGSTOP cannot be caught; the Go runtime sends itself SIGURG to
-		// preempt goroutines, so it would show up without anyone sending it. 32 and 33
-		// are the C library's own (glibc's thread cancellation and setxid).
-		if s != unix.SIGKILL && s != unix.SIGSTOP && s != unix.SIGURG && s != 32 && s != 33 {
+		// preempt goroutines, so it would show up without anyone sending it, unless
+		// this binary was built with that preemption off. 32 and 33 are the C
+		// library's own (glibc's thread cancellation and setxid).
+		if s == unix.SIGURG && !preemptionOff() {
+			continue
+		}
+		if s != unix.SIGKILL && s != unix.SIGSTOP && s != 32 && s != 33 {
 			catchable = append(catchable, s)
 		}
 	}
@@ -675,6 +686,23 @@ func self() string {
 		return "/proc/self/exe"
 	}
 	return exe
+}
+
+// preemptionOff reports whether this binary was built with the Go runtime's
+// asynchronous preemption off (-ldflags=-X=runtime.godebugDefault=asyncpreemptoff=1,
+// as the integration tests' TestMain builds it): then its own runtime never sends
+// it SIGURG, and every SIGURG it gets was sent by someone.
+func preemptionOff() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-ldflags" && strings.Contains(s.Value, "asyncpreemptoff=1") {
+			return true
+		}
+	}
+	return false
 }
 
 // say writes one line to stdout in a single write; os.Stdout has no buffer to lose.
