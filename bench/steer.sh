@@ -145,14 +145,28 @@ victim() {
 	echo "${v#* }"
 }
 
+# cpu_ticks m: user + system clock ticks used so far by manager m and its workers (children).
+cpu_ticks() {
+	local p t=0 stat
+	for p in "${PID[$1]}" $(workers "$1"); do
+		stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		stat=${stat##*) }
+		t=$((t + $(cut -d' ' -f12 <<<"$stat") + $(cut -d' ' -f13 <<<"$stat")))
+	done
+	echo "$t"
+}
+
 # compare mode a b what: a / b for requests/s (ratio of the medians, per-round ratios and their
 # median) and p99 (ratio of the medians) of wrk runs in the given mode.
 compare() {
 	local mode=$1 a=$2 b=$3 paired
 	paired=$(paste "$RAW/rps-$mode-$a" "$RAW/rps-$mode-$b" | awk '{printf "%.3f\n", $1 / $2}')
+	local cpu
+	cpu=$(paste "$RAW/cpu-$mode-$a" "$RAW/cpu-$mode-$b" | awk '{printf "%.3f\n", $1 / $2}' | median)
 	echo "- $4: requests/s $(awk -v a="$(median <"$RAW/rps-$mode-$a")" -v b="$(median <"$RAW/rps-$mode-$b")" 'BEGIN {printf "%.3f", a / b}') (medians);" \
 		"per round $(paste -sd' ' <<<"$paired"), median $(median <<<"$paired");" \
-		"p99 $(awk -v a="$(median <"$RAW/p99-$mode-$a")" -v b="$(median <"$RAW/p99-$mode-$b")" 'BEGIN {printf "%.3f", a / b}') (medians)"
+		"p99 $(awk -v a="$(median <"$RAW/p99-$mode-$a")" -v b="$(median <"$RAW/p99-$mode-$b")" 'BEGIN {printf "%.3f", a / b}') (medians);" \
+		"server CPU per request $cpu (median of the per-round ratios)"
 }
 
 # stalls m: how many times pinit has logged a slot stalled so far (0 for Gunicorn).
@@ -388,9 +402,12 @@ if want tput; then
 				m=${MGRS[$i]}
 				f=$RAW/wrk-$mode-$m-$r.txt
 				echo "before: $(busy)" >"$f"
-				st0=$(stalls "$m")
+				st0=$(stalls "$m") c0=$(cpu_ticks "$m")
 				waitfor wrk -t2 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "http://127.0.0.1:${PORT[$m]}/" >>"$f"
+				c1=$(cpu_ticks "$m")
 				echo "$(($(stalls "$m") - st0))" >>"$RAW/stalls-$mode-$m"
+				# server CPU per request, in µs: less disturbed by other sessions' load than requests/s
+				awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/ requests in / {printf "%.1f\n", t / hz * 1e6 / $1}' "$f" >>"$RAW/cpu-$mode-$m"
 				echo "after: $(busy)" >>"$f"
 				awk '/^Requests\/sec:/ {print $2}' "$f" >>"$RAW/rps-$mode-$m"
 				ms "$(awk '$1 == "99%" {print $2}' "$f")" >>"$RAW/p99-$mode-$m"
@@ -417,11 +434,11 @@ if want tput; then
 		for mode in keepalive fresh; do
 			echo "#### $mode"
 			echo
-			echo "| manager | requests/s | p50 ms | p99 ms | wrk errors (all rounds) | \"slot stalled\" logged, per run |"
-			echo "| --- | ---: | ---: | ---: | --- | --- |"
+			echo "| manager | requests/s | p50 ms | p99 ms | server CPU µs/request | wrk errors (all rounds) | \"slot stalled\" logged, per run |"
+			echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
 			for m in "${MGRS[@]}"; do
 				errs=$(sort "$RAW/wrkerr-$mode-$m" | uniq -c | sed 's/^ *//' | paste -sd';' || true)
-				echo "| $(label "$m") | $(range "$RAW/rps-$mode-$m") | $(range "$RAW/p50-$mode-$m") | $(range "$RAW/p99-$mode-$m") | ${errs:-none} | $(paste -sd' ' "$RAW/stalls-$mode-$m") |"
+				echo "| $(label "$m") | $(range "$RAW/rps-$mode-$m") | $(range "$RAW/p50-$mode-$m") | $(range "$RAW/p99-$mode-$m") | $(range "$RAW/cpu-$mode-$m") | ${errs:-none} | $(paste -sd' ' "$RAW/stalls-$mode-$m") |"
 			done
 			echo
 			compare "$mode" pinit-sc pinit-off "**steering on / off** (both with the workers under seccomp)"
